@@ -1,0 +1,1 @@
+"""Bronwijzer: answers from Dutch policy documents, with passage and page."""

@@ -1,0 +1,246 @@
+"""Domain types shared by ingest, assistant, evals and the web app.
+
+Pages are 1-based everywhere in this module: loaders convert from pypdf's
+0-based indices at the edge, so nothing downstream has to remember.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+class BronwijzerError(Exception):
+    """An error meant for the user: one clear line, naming the file or field."""
+
+
+class IngestError(BronwijzerError):
+    """A file could not be turned into passages (corrupt, encrypted, empty, ...)."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class IndexMismatchError(BronwijzerError):
+    """The index was built with another embedding model or format."""
+
+
+@dataclass(frozen=True)
+class Block:
+    """A run of text from a loaded document with where it came from.
+
+    Headings are not blocks: they set `section` for the blocks under them.
+    """
+
+    text: str
+    page: int | None = None  # 1-based; None for non-paged formats
+    page_label: str | None = None  # printed page label when the PDF has one
+    section: tuple[str, ...] = ()  # heading path, outermost first
+
+
+@dataclass
+class Document:
+    """A loaded and cleaned source document."""
+
+    path: str  # absolute path of the source file
+    source: str  # file name, shown to users and used in eval datasets
+    sha256: str  # content hash of the raw file: drives incremental ingest
+    title: str
+    blocks: list[Block]
+    publisher: str | None = None
+    year: int | None = None
+    document_type: str | None = None
+    pages: int | None = None  # page count for paged formats
+
+    @property
+    def id(self) -> str:
+        return document_id(self.path)
+
+
+def document_id(path: str) -> str:
+    import hashlib
+
+    return hashlib.sha1(path.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A chunk of a document: the unit that is embedded, retrieved and cited."""
+
+    id: str
+    document_id: str
+    document: str  # source file name
+    title: str
+    text: str
+    ordinal: int  # position within the document
+    page_start: int | None = None
+    page_end: int | None = None
+    page_label: str | None = None
+    section: str = ""  # heading path joined with " › "
+    char_start: int = 0  # offsets in the document's cleaned text
+    char_end: int = 0
+    publisher: str | None = None
+    year: int | None = None
+    document_type: str | None = None
+
+    @property
+    def page(self) -> int | None:
+        return self.page_start
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Passage:
+        names = cls.__dataclass_fields__.keys()
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    def location(self) -> str:
+        """Human-readable place, e.g. 'p. 3' or 'p. 3–4' or the section."""
+        if self.page_start is None:
+            return self.section or ""
+        if self.page_end and self.page_end != self.page_start:
+            return f"p. {self.page_start}–{self.page_end}"
+        return f"p. {self.page_start}"
+
+
+@dataclass(frozen=True)
+class ScoredPassage:
+    passage: Passage
+    score: float
+    # per-retriever scores/ranks that led to `score`, for reports and debugging
+    signals: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        p = self.passage
+        return {
+            "passage_id": p.id,
+            "document": p.document,
+            "title": p.title,
+            "page": p.page,
+            "page_end": p.page_end,
+            "section": p.section,
+            "text": p.text,
+            "score": round(self.score, 6),
+            "publisher": p.publisher,
+            "year": p.year,
+            "document_type": p.document_type,
+        }
+
+
+@dataclass(frozen=True)
+class Citation:
+    n: int
+    passage_id: str
+    document: str
+    title: str
+    page: int | None
+    quote: str  # the cited sentence(s), verbatim from the passage
+    section: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+REFUSAL_TEXT = "Dit kan ik niet beantwoorden op basis van de beschikbare bronnen."
+
+
+@dataclass
+class Answer:
+    question: str
+    text: str  # with [n] markers
+    citations: list[Citation]
+    passages: list[ScoredPassage]
+    refused: bool
+    rewritten_question: str | None = None
+    answerer: str = "extractive"
+    timings: dict[str, float] = field(default_factory=dict)  # milliseconds per step
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "refused": self.refused,
+            "rewritten_question": self.rewritten_question,
+            "answerer": self.answerer,
+            "citations": [c.to_dict() for c in self.citations],
+            "passages": [p.to_dict() for p in self.passages],
+            "timings_ms": {k: round(v, 2) for k, v in self.timings.items()},
+        }
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Metadata filters, applied inside both retrievers (not after them)."""
+
+    documents: tuple[str, ...] = ()  # source file names
+    publishers: tuple[str, ...] = ()
+    document_types: tuple[str, ...] = ()
+    year_min: int | None = None
+    year_max: int | None = None
+
+    def is_empty(self) -> bool:
+        return not (self.documents or self.publishers or self.document_types
+                    or self.year_min is not None or self.year_max is not None)
+
+    def matches(self, passage: Passage) -> bool:
+        if self.documents and passage.document not in self.documents:
+            return False
+        if self.publishers and (passage.publisher or "") not in self.publishers:
+            return False
+        if self.document_types and (passage.document_type or "") not in self.document_types:
+            return False
+        if self.year_min is not None and (passage.year is None or passage.year < self.year_min):
+            return False
+        return not (
+            self.year_max is not None and (passage.year is None or passage.year > self.year_max)
+        )
+
+    @classmethod
+    def parse(cls, expressions: list[str] | tuple[str, ...]) -> Filters:
+        """From CLI-style `field=value` items: document=…, publisher=…, type=…, year=2020..2023."""
+        values: dict[str, list[str]] = {"document": [], "publisher": [], "type": []}
+        year_min: int | None = None
+        year_max: int | None = None
+        for expression in expressions:
+            name, sep, value = expression.partition("=")
+            name = name.strip().lower().replace("document_type", "type")
+            value = value.strip()
+            if not sep or not value:
+                raise BronwijzerError(f"filter {expression!r}: expected field=value")
+            if name == "year":
+                low, dots, high = value.partition("..")
+                try:
+                    year_min = int(low) if low else None
+                    year_max = (int(high) if high else None) if dots else year_min
+                except ValueError:
+                    raise BronwijzerError(
+                        f"filter {expression!r}: year must be YYYY or YYYY..YYYY"
+                    ) from None
+            elif name in values:
+                values[name].append(value)
+            else:
+                raise BronwijzerError(
+                    f"filter {expression!r}: unknown field {name!r} "
+                    "(use document, publisher, type or year)"
+                )
+        return cls(tuple(values["document"]), tuple(values["publisher"]), tuple(values["type"]),
+                   year_min, year_max)
+
+    def chroma_where(self) -> dict[str, Any] | None:
+        clauses: list[dict[str, Any]] = []
+        if self.documents:
+            clauses.append({"document": {"$in": list(self.documents)}})
+        if self.publishers:
+            clauses.append({"publisher": {"$in": list(self.publishers)}})
+        if self.document_types:
+            clauses.append({"document_type": {"$in": list(self.document_types)}})
+        if self.year_min is not None:
+            clauses.append({"year": {"$gte": self.year_min}})
+        if self.year_max is not None:
+            clauses.append({"year": {"$lte": self.year_max}})
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}

