@@ -49,7 +49,8 @@ class Settings:
     top_k: int = _setting(6, "Passages handed to the answerer.")
     candidates: int = _setting(40, "Candidates per retriever before fusion.")
     fusion: str = _setting(
-        "rrf", "Fusion of dense and BM25 results: `rrf` (weighted reciprocal rank) or `dense`/`bm25`."
+        "rrf",
+        "Fusion of dense and BM25 results: `rrf` (weighted reciprocal rank) or `dense`/`bm25`.",
     )
     rrf_k: int = _setting(60, "Reciprocal-rank-fusion constant.")
     dense_weight: float = _setting(1.0, "Weight of the dense ranking in fusion.")

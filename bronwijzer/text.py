@@ -92,7 +92,7 @@ def tokens(text: str) -> list[str]:
 
 
 @lru_cache(maxsize=4)
-def _stemmer(name: str):  # noqa: ANN202 - PyStemmer has no type stubs
+def _stemmer(name: str):
     import Stemmer
 
     return Stemmer.Stemmer(name)

@@ -1,0 +1,1 @@
+"""Ingest pipeline: discover, load, clean, chunk and index source documents."""

