@@ -1,0 +1,1 @@
+"""Answering: retrieve → answer → cite → web."""

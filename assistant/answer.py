@@ -1,0 +1,124 @@
+"""Answerers: one interface, chosen by configuration (txtai-style small callables).
+
+`ExtractiveAnswerer` needs no language model: the answer is made of sentences
+quoted verbatim from the retrieved passages, each with its citation. It is the
+default because no trustworthy generative model ships offline here.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from assistant.cite import CitedText, cite_quotes
+from bronwijzer.domain import ScoredPassage
+from bronwijzer.text import normalize_whitespace, sentence_spans, stems, tokens
+from ingest.embed import PassageEmbeddings
+
+# Weights of the sentence score; chosen on the evaluation sets (see README).
+COSINE_WEIGHT = 1.0
+LEXICAL_WEIGHT = 0.35
+RANK_WEIGHT = 0.08
+EMBEDDED_CANDIDATES = 6  # sentences embedded per question: the latency budget
+MIN_WORDS = 5
+MAX_WORDS = 90
+
+
+class Answerer(Protocol):
+    name: str
+
+    def __call__(self, question: str, passages: list[ScoredPassage],
+                 query_vector: np.ndarray) -> CitedText: ...
+
+
+@dataclass(frozen=True)
+class Candidate:
+    text: str
+    passage_rank: int
+    position: int  # sentence offset within its passage, for coherent ordering
+    scored: ScoredPassage
+    lexical: float
+
+
+class ExtractiveAnswerer:
+    name = "extractive"
+
+    def __init__(self, embeddings: PassageEmbeddings, *, max_sentences: int = 3,
+                 cache_size: int = 4096) -> None:
+        self.embeddings = embeddings
+        self.max_sentences = max_sentences
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
+
+    def __call__(self, question: str, passages: list[ScoredPassage],
+                 query_vector: np.ndarray) -> CitedText:
+        candidates = self.candidates(question, passages)
+        if not candidates:
+            return CitedText("", [], [])
+        shortlist = sorted(candidates, key=self._prior, reverse=True)[:EMBEDDED_CANDIDATES]
+        vectors = self._embed([c.text for c in shortlist])
+        cosine = vectors @ query_vector
+        scored = sorted(
+            zip(shortlist, cosine, strict=True),
+            key=lambda item: COSINE_WEIGHT * float(item[1]) + self._prior(item[0]),
+            reverse=True,
+        )
+        chosen: list[Candidate] = []
+        best = None
+        for candidate, cos in scored:
+            total = COSINE_WEIGHT * float(cos) + self._prior(candidate)
+            best = total if best is None else best
+            if len(chosen) == self.max_sentences or total < best - 0.12:
+                break
+            if any(_overlap(candidate.text, c.text) > 0.6 for c in chosen):
+                continue
+            chosen.append(candidate)
+        # read in document order: by passage rank, then by position in the passage
+        chosen.sort(key=lambda c: (c.passage_rank, c.position))
+        return cite_quotes([(c.text, c.scored) for c in chosen])
+
+    def candidates(self, question: str, passages: list[ScoredPassage]) -> list[Candidate]:
+        question_stems = set(stems(question))
+        result = []
+        for rank, scored in enumerate(passages):
+            text = scored.passage.text
+            for position, (start, end) in enumerate(sentence_spans(text)):
+                sentence = normalize_whitespace(text[start:end])
+                words = len(tokens(sentence))
+                if not MIN_WORDS <= words <= MAX_WORDS or not _looks_like_prose(sentence):
+                    continue
+                sentence_stems = set(stems(sentence))
+                lexical = (len(question_stems & sentence_stems) / len(question_stems)
+                           if question_stems else 0.0)
+                result.append(Candidate(sentence, rank, position, scored, lexical))
+        return result
+
+    @staticmethod
+    def _prior(candidate: Candidate) -> float:
+        return LEXICAL_WEIGHT * candidate.lexical + RANK_WEIGHT / (1 + candidate.passage_rank)
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if missing:
+            for text, vector in zip(missing, self.embeddings.encode_passages(missing),
+                                    strict=True):
+                self._cache[text] = vector
+                if len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+        for text in texts:
+            self._cache.move_to_end(text)
+        return np.vstack([self._cache[t] for t in texts])
+
+
+def _looks_like_prose(sentence: str) -> bool:
+    """Skip table rows, numbering debris and headings: mostly letters, ends like a sentence."""
+    letters = sum(ch.isalpha() for ch in sentence)
+    return letters >= 0.6 * len(sentence)
+
+
+def _overlap(a: str, b: str) -> float:
+    ta, tb = set(tokens(a)), set(tokens(b))
+    return len(ta & tb) / max(1, min(len(ta), len(tb)))

@@ -1,0 +1,159 @@
+"""Hybrid retrieval: dense (Chroma) and Dutch BM25, fused, de-duplicated, diversified."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document as LangChainDocument
+from langchain_core.retrievers import BaseRetriever
+
+from bronwijzer.domain import Filters, Passage, ScoredPassage
+from bronwijzer.settings import Settings
+from bronwijzer.text import tokens
+from ingest.store import Index
+
+DUPLICATE_JACCARD = 0.8  # token-set overlap above which two passages count as one
+
+
+@dataclass
+class Retrieval:
+    question: str
+    passages: list[ScoredPassage]
+    query_vector: np.ndarray
+    best_dense: float  # cosine of the best dense hit: the evidence-strength signal
+    best_bm25: float
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class HybridRetriever:
+    """Callable: (question, k, filters) -> Retrieval. Mode: hybrid | dense | bm25."""
+
+    def __init__(self, index: Index, settings: Settings, mode: str | None = None) -> None:
+        self.index = index
+        self.settings = settings
+        self.mode = mode or {"rrf": "hybrid"}.get(settings.fusion, settings.fusion)
+
+    def __call__(self, question: str, k: int | None = None,
+                 filters: Filters | None = None) -> Retrieval:
+        k = k or self.settings.top_k
+        depth = max(self.settings.candidates, k)
+        timings: dict[str, float] = {}
+
+        started = time.perf_counter()
+        vector = self.index.embeddings.encode_query(question)
+        timings["embed_query"] = _ms(started)
+
+        started = time.perf_counter()
+        dense = self.index.dense_search(vector, depth, filters) if self.mode != "bm25" else []
+        timings["dense"] = _ms(started)
+        if self.mode == "bm25":
+            # still needed for the refusal signal, but cheap: only the best hit
+            dense_probe = self.index.dense_search(vector, 1, filters)
+        else:
+            dense_probe = dense[:1]
+
+        started = time.perf_counter()
+        lexical = (self.index.lexical().search(question, depth, filters)
+                   if self.mode != "dense" else [])
+        timings["bm25"] = _ms(started)
+
+        started = time.perf_counter()
+        fused = self._fuse(dense, lexical)
+        found = self.index.passages([pid for pid, _ in fused[: depth * 2]])
+        dense_scores = dict(dense)
+        bm25_scores = dict(lexical)
+        candidates = [
+            ScoredPassage(
+                found[pid], score,
+                {"dense": dense_scores.get(pid, float("nan")),
+                 "bm25": bm25_scores.get(pid, 0.0)},
+            )
+            for pid, score in fused if pid in found
+        ]
+        passages = diversify(collapse_duplicates(candidates), k, self.settings.max_per_document)
+        timings["fuse"] = _ms(started)
+        return Retrieval(
+            question=question, passages=passages, query_vector=vector,
+            best_dense=dense_probe[0][1] if dense_probe else 0.0,
+            best_bm25=lexical[0][1] if lexical else 0.0, timings=timings,
+        )
+
+    def _fuse(self, dense: list[tuple[str, float]],
+              lexical: list[tuple[str, float]]) -> list[tuple[str, float]]:
+        if self.mode == "dense":
+            return dense
+        if self.mode == "bm25":
+            return lexical
+        k = self.settings.rrf_k
+        scores: dict[str, float] = {}
+        for weight, ranking in ((self.settings.dense_weight, dense),
+                                (self.settings.bm25_weight, lexical)):
+            for rank, (pid, _) in enumerate(ranking, start=1):
+                scores[pid] = scores.get(pid, 0.0) + weight / (k + rank)
+        return sorted(scores.items(), key=lambda item: item[1], reverse=True)
+
+
+def collapse_duplicates(passages: list[ScoredPassage]) -> list[ScoredPassage]:
+    """Keep the best-ranked of passages whose token sets nearly coincide (overlaps, copies)."""
+    kept: list[ScoredPassage] = []
+    kept_tokens: list[set[str]] = []
+    for candidate in passages:
+        words = set(tokens(candidate.passage.text))
+        if any(_jaccard(words, other) >= DUPLICATE_JACCARD for other in kept_tokens):
+            continue
+        kept.append(candidate)
+        kept_tokens.append(words)
+    return kept
+
+
+def diversify(passages: list[ScoredPassage], k: int, per_document: int) -> list[ScoredPassage]:
+    """Top k with at most `per_document` from one document, unless nothing else is left."""
+    chosen: list[ScoredPassage] = []
+    overflow: list[ScoredPassage] = []
+    counts: dict[str, int] = {}
+    for candidate in passages:
+        document = candidate.passage.document_id
+        if counts.get(document, 0) < per_document:
+            chosen.append(candidate)
+            counts[document] = counts.get(document, 0) + 1
+        else:
+            overflow.append(candidate)
+        if len(chosen) == k:
+            return chosen
+    return chosen + overflow[: k - len(chosen)]
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    if not a or not b:
+        return 0.0
+    return len(a & b) / len(a | b)
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
+
+
+def to_langchain(scored: ScoredPassage) -> LangChainDocument:
+    passage: Passage = scored.passage
+    metadata: dict[str, Any] = {
+        key: value for key, value in scored.to_dict().items() if key != "text" and value is not None
+    }
+    return LangChainDocument(page_content=passage.text, metadata=metadata, id=passage.id)
+
+
+class BronwijzerRetriever(BaseRetriever):
+    """The hybrid retriever as a LangChain retriever, for use in users' own chains."""
+
+    retriever: Any  # HybridRetriever (kept as Any: pydantic cannot validate it)
+    k: int = 6
+    filters: Any = None
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+    ) -> list[LangChainDocument]:
+        retrieval = self.retriever(query, self.k, self.filters)
+        return [to_langchain(p) for p in retrieval.passages]
