@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -29,7 +29,11 @@ MAX_QUESTION_CHARS = 2000
 
 @dataclass
 class StreamEvent:
-    """A piece of answer text, or (last event) the complete Answer."""
+    """A piece of answer text, or (last event) the complete Answer.
+
+    Deltas are provisional: the final `answer.text` is authoritative and replaces
+    them (a generated reply can still fail citation checks and become a refusal).
+    """
 
     delta: str = ""
     answer: Answer | None = None
@@ -93,24 +97,26 @@ class Assistant:
             return
 
         step = time.perf_counter()
+        answerer = self.answerer_name
+        cited = None
         if self.llm is not None:
             cited = yield from self._stream_llm(standalone, retrieval)
-        else:
+        if cited is None:  # no LLM configured, or it failed: quote the sources instead
+            answerer = "extractive"
             cited = self.extractive(standalone, retrieval.passages, retrieval.query_vector)
             for sentence in _pieces(cited.text):
                 yield StreamEvent(sentence)
         timings["answer"] = _ms(step)
 
         if not cited.citations:  # nothing we can stand behind: refuse instead
-            yield from self._refusal(question, standalone, retrieval, timings, started,
-                                     streamed=True)
+            yield from self._refusal(question, standalone, retrieval, timings, started)
             return
         timings["total"] = _ms(started)
         yield StreamEvent(answer=Answer(
             question=question, text=cited.text, citations=cited.citations,
             passages=retrieval.passages, refused=False,
             rewritten_question=standalone if standalone != question else None,
-            answerer=self.answerer_name, timings=timings,
+            answerer=answerer, timings=timings,
         ))
 
     def retrieve(self, question: str, filters: Filters | None = None) -> Retrieval:
@@ -136,32 +142,30 @@ class Assistant:
             return DeterministicRewriter()(question, history)
 
     def _stream_llm(self, question: str, retrieval: Retrieval
-                    ) -> Iterator[StreamEvent]:
-        """Stream raw model text, then validate it; returns the validated CitedText."""
+                    ) -> Generator[StreamEvent, None, CitedText | None]:
+        """Stream raw model text, then validate it. None when the endpoint failed."""
         parts: list[str] = []
         try:
             for delta in self.llm.stream(question, retrieval.passages):
                 parts.append(delta)
                 yield StreamEvent(delta)
-        except Exception as exc:
-            log.warning("LLM answer failed: %s", exc)
-            return CitedText("", [], [])
+        except Exception as exc:  # endpoint down, timeout, malformed reply
+            log.warning("LLM answer failed (%s); answering extractively instead", exc)
+            return None
         text = "".join(parts).strip()
         if REFUSAL_TEXT.rstrip(".") in text:
             return CitedText("", [], [])
         return validate_markers(text, retrieval.passages)
 
     def _refusal(self, question: str, standalone: str, retrieval: Retrieval,
-                 timings: dict[str, float], started: float, streamed: bool = False
-                 ) -> Iterator[StreamEvent]:
+                 timings: dict[str, float], started: float) -> Iterator[StreamEvent]:
         timings["total"] = _ms(started)
         answer = Answer(
             question=question, text=REFUSAL_TEXT, citations=[], passages=retrieval.passages,
             refused=True, rewritten_question=standalone if standalone != question else None,
             answerer=self.answerer_name, timings=timings,
         )
-        # a streamed LLM text that failed validation is replaced, not appended to
-        yield StreamEvent("" if streamed else REFUSAL_TEXT, answer)
+        yield StreamEvent(REFUSAL_TEXT, answer)
 
 
 def _question_problem(question: str) -> str | None:
