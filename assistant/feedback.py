@@ -1,0 +1,222 @@
+"""Feedback on answers, stored in SQLite, and its export as evaluation-set candidates.
+
+Every row keeps what is needed to reproduce the answer later: the question, the
+answer text, citations, the retrieved passage ids, the settings that shaped the
+answer and the index version it came from.
+
+    bronwijzer feedback list
+    bronwijzer feedback export --format eval --out candidates.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sqlite3
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bronwijzer.domain import Answer, BronwijzerError
+from bronwijzer.settings import Settings
+
+RATINGS = {
+    "up": "goed antwoord",
+    "down": "slecht antwoord",
+    "wrong_source": "bron klopt niet",
+}
+
+SCHEMA = """
+create table if not exists feedback (
+    id integer primary key autoincrement,
+    created_at text not null,
+    rating text not null,
+    comment text not null default '',
+    question text not null,
+    rewritten_question text,
+    answer text not null,
+    refused integer not null,
+    citations_json text not null,
+    passage_ids_json text not null,
+    settings_json text not null,
+    index_generation integer,
+    embedding_model text
+);
+"""
+
+
+@dataclass(frozen=True)
+class FeedbackRow:
+    id: int
+    created_at: str
+    rating: str
+    comment: str
+    question: str
+    rewritten_question: str | None
+    answer: str
+    refused: bool
+    citations: list[dict[str, Any]]
+    passage_ids: list[str]
+    settings: dict[str, Any]
+    index_generation: int | None
+    embedding_model: str | None
+
+
+class FeedbackStore:
+    """A small SQLite table; one connection shared by the web app's threads."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        try:
+            self._conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30,
+                                         isolation_level=None)
+            self._conn.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise BronwijzerError(f"{self.path}: cannot open feedback database ({exc})") from None
+
+    def add(self, answer: Answer, rating: str, *, comment: str = "",
+            settings_snapshot: dict[str, Any] | None = None,
+            index_generation: int | None = None, embedding_model: str | None = None) -> int:
+        if rating not in RATINGS:
+            raise ValueError(f"unknown rating {rating!r}; expected one of {sorted(RATINGS)}")
+        row = (
+            time.strftime("%Y-%m-%dT%H:%M:%S"), rating, comment.strip()[:2000], answer.question,
+            answer.rewritten_question, answer.text, int(answer.refused),
+            json.dumps([c.to_dict() for c in answer.citations], ensure_ascii=False),
+            json.dumps([s.passage.id for s in answer.passages]),
+            json.dumps(settings_snapshot or {}, ensure_ascii=False, default=str),
+            index_generation, embedding_model,
+        )
+        with self._lock:
+            cursor = self._conn.execute(
+                "insert into feedback (created_at, rating, comment, question, rewritten_question,"
+                " answer, refused, citations_json, passage_ids_json, settings_json,"
+                " index_generation, embedding_model) values (?,?,?,?,?,?,?,?,?,?,?,?)", row,
+            )
+            return int(cursor.lastrowid or 0)
+
+    def rows(self) -> list[FeedbackRow]:
+        with self._lock:
+            cursor = self._conn.execute(
+                "select id, created_at, rating, comment, question, rewritten_question, answer,"
+                " refused, citations_json, passage_ids_json, settings_json, index_generation,"
+                " embedding_model from feedback order by id"
+            )
+            records = cursor.fetchall()
+        return [FeedbackRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7]),
+                            json.loads(r[8]), json.loads(r[9]), json.loads(r[10]), r[11], r[12])
+                for r in records]
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+# --- export as evaluation-set candidates ---------------------------------------------
+def eval_candidates(rows: list[FeedbackRow]) -> Iterator[dict[str, Any]]:
+    """One candidate per (question, rating), latest feedback wins.
+
+    Candidates use exactly the fields of evals/datasets/*.jsonl (the loader rejects
+    others). A 👍 on an answer yields a complete item; complaints are tagged
+    `needs_review` and need evidence from a person. The id `fb-<row id>` points back
+    to the feedback row (`bronwijzer feedback list` shows its comment).
+    """
+    latest: dict[tuple[str, str], FeedbackRow] = {}
+    for row in rows:
+        latest[(row.question, row.rating)] = row
+    for row in sorted(latest.values(), key=lambda r: r.id):
+        yield candidate_from_row(row)
+
+
+def candidate_from_row(row: FeedbackRow) -> dict[str, Any]:
+    confirmed = row.rating == "up"
+    # a thumbs-up confirms the answer (or the refusal); any complaint about a refusal
+    # means the user expected an answer
+    answerable = not row.refused if confirmed else True
+    evidence = citation_evidence(row.citations) if confirmed and not row.refused else []
+    return {
+        "id": f"fb-{row.id:04d}",
+        "question": row.question,
+        "answerable": answerable,
+        "reference_answer": strip_markers(row.answer) if evidence else "",
+        "evidence": evidence,
+        "tags": ["feedback", row.rating] + ([] if confirmed else ["needs_review"]),
+    }
+
+
+def citation_evidence(citations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Evidence items; a quote joining two sentences with ' … ' becomes two items."""
+    evidence: list[dict[str, Any]] = []
+    for citation in citations:
+        for quote in str(citation.get("quote", "")).split(" … "):
+            if quote.strip():
+                item: dict[str, Any] = {"document": citation["document"], "quote": quote.strip()}
+                if citation.get("page"):
+                    item["page"] = citation["page"]
+                evidence.append(item)
+    return evidence
+
+
+def strip_markers(text: str) -> str:
+    return re.sub(r"\s*\[\d+\]", "", text).strip()
+
+
+# --- command line ---------------------------------------------------------------------
+def add_feedback_commands(subparsers: Any) -> None:
+    """Register `bronwijzer feedback list|export` on the main CLI's subparsers."""
+    feedback = subparsers.add_parser("feedback", help="Feedback given in the web chat.",
+                                     description="Feedback given in the web chat.")
+    commands = feedback.add_subparsers(dest="feedback_command", metavar="COMMAND")
+
+    listing = commands.add_parser("list", help="Show stored feedback.")
+    _add_db_option(listing)
+    listing.set_defaults(handler=cmd_feedback_list)
+
+    export = commands.add_parser(
+        "export", help="Write evaluation-set candidates (JSONL) for a person to review.")
+    _add_db_option(export)
+    export.add_argument("--format", choices=["eval"], default="eval")
+    export.add_argument("--out", type=Path, help="output file (default: standard output)")
+    export.set_defaults(handler=cmd_feedback_export)
+
+
+def _add_db_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", type=Path,
+                        help="feedback database (default: BRONWIJZER_FEEDBACK_DB)")
+
+
+def _open(args: argparse.Namespace, settings: Settings) -> FeedbackStore:
+    path = args.db or settings.feedback_db
+    if not Path(path).exists():
+        raise BronwijzerError(f"{path}: no feedback database yet (it is created by the web chat)")
+    return FeedbackStore(path)
+
+
+def cmd_feedback_list(args: argparse.Namespace, settings: Settings) -> int:
+    rows = _open(args, settings).rows()
+    if not rows:
+        print("Nog geen feedback.")
+    for row in rows:
+        comment = f" — {row.comment}" if row.comment else ""
+        print(f"{row.id:>4}  {row.created_at}  {RATINGS[row.rating]:<16} {row.question[:80]}"
+              f"{comment}")
+    return 0
+
+
+def cmd_feedback_export(args: argparse.Namespace, settings: Settings) -> int:
+    candidates = list(eval_candidates(_open(args, settings).rows()))
+    lines = "".join(json.dumps(c, ensure_ascii=False) + "\n" for c in candidates)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(lines, encoding="utf-8")
+        print(f"{len(candidates)} kandidaten geschreven naar {args.out}; laat ze nakijken "
+              "voordat ze in een evaluatieset komen.", file=sys.stderr)
+    else:
+        sys.stdout.write(lines)
+    return 0

@@ -1,0 +1,446 @@
+"""The web chat in a real browser (Debian chromium via Playwright) over real indexes.
+
+Servers run in-process (uvicorn in a thread) so the session's embedding model is
+shared; one test starts `bronwijzer serve` as a subprocess to cover the CLI path.
+Gradio keeps a connection open, so these tests wait for selectors, never "networkidle".
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from conftest import free_port
+from playwright.sync_api import expect
+
+from assistant.web import (
+    answer_markdown,
+    build_app,
+    hash_password,
+    highlight,
+    load_auth_file,
+    make_authenticator,
+    md_text,
+    sources_html,
+    verify_password,
+)
+from bronwijzer.domain import (
+    REFUSAL_TEXT,
+    Answer,
+    BronwijzerError,
+    Citation,
+    Passage,
+    ScoredPassage,
+)
+from bronwijzer.settings import Settings
+
+CHROMIUM = Path("/usr/bin/chromium")
+LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+               "--disable-component-update", "--no-first-run"]
+ANSWER_TIMEOUT_MS = 90_000
+PDF_QUESTION = ("Hoeveel minder primaire abiotische grondstoffen wil het kabinet tegen 2030 "
+                "gebruiken?")
+PDF_DOCUMENT = "kamerbrief_circulaire_economie_IenW_2023.pdf"
+FOLLOW_UP = "En welk doel geldt voor wegwerpverpakkingen?"
+OUT_OF_SCOPE = "Hoeveel kost een paspoort voor een volwassene in Amsterdam?"
+PAYLOAD_SCRIPT = "<script>window.__pwned=1</script>"
+PAYLOAD_IMG = '<img src=x onerror="window.__pwned=1">'
+# These survive ingest's tag stripping (no space after the tag name), so they reach the
+# browser; no underscores, which the Markdown loader would read as emphasis.
+PAYLOAD_SVG = "<svg/onload=window.pwned=1>"
+PAYLOAD_IMG_SLASH = '<img/src="x"/onerror="window.pwned=1">'
+HOSTILE_DOCUMENT = f"""# Buurtpreventie {PAYLOAD_SCRIPT} handleiding
+
+## Meldingen {PAYLOAD_IMG}
+
+De wijkagent reageert binnen twee werkdagen op elke melding die via de
+buurtpreventie-app binnenkomt {PAYLOAD_SVG} {PAYLOAD_IMG_SLASH} {PAYLOAD_SCRIPT}.
+Bewoners melden verdachte situaties in de buurtpreventie-app {PAYLOAD_IMG} en de
+wijkagent neemt daarna contact op.
+Zie [de regels](javascript:window.__pwned=1) en ${{window.__pwned=1}} voor details.
+
+De buurtpreventie-app wordt beheerd door de gemeente {PAYLOAD_SVG} en is gratis voor bewoners.
+"""
+
+
+# --- helpers ---------------------------------------------------------------------------
+@contextmanager
+def running(app: Any) -> Iterator[str]:
+    """Serve `app` with uvicorn in a thread on 127.0.0.1; yields the base URL."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "web server did not start within 30 s"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def open_chat(browser: Any, base_url: str) -> Any:
+    page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    page.goto(base_url + "/")
+    page.wait_for_selector("#question textarea", timeout=30_000)
+    return page
+
+
+def ask(page: Any, question: str, turn: int) -> None:
+    """Ask and wait until answer number `turn` is complete (the sources panel says so)."""
+    page.locator("#question textarea").fill(question)
+    page.locator("#ask").click()
+    page.wait_for_selector(f'#sources [data-turn="{turn}"]', timeout=ANSWER_TIMEOUT_MS)
+
+
+def record_chat_texts(page: Any) -> None:
+    """Keep every distinct text of the chat, to see the answer arrive in pieces."""
+    page.evaluate("""() => {
+        window.__chatTexts = [];
+        const chat = document.querySelector('#chat');
+        new MutationObserver(() => {
+            const text = chat.innerText;
+            if (window.__chatTexts.at(-1) !== text) window.__chatTexts.push(text);
+        }).observe(chat, {subtree: true, childList: true, characterData: true});
+    }""")
+
+
+def raw_get(base_url: str, path: str) -> int:
+    """GET without client-side path normalisation (httpx and browsers remove `..`)."""
+    host, port = base_url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    connection.request("GET", path)
+    status = connection.getresponse().status
+    connection.close()
+    return status
+
+
+def feedback_rows(db: Path, ratings: set[str], timeout: float = 15) -> list[sqlite3.Row]:
+    deadline = time.monotonic() + timeout
+    while True:
+        with sqlite3.connect(db) as conn:
+            conn.row_factory = sqlite3.Row
+            rows = conn.execute("select * from feedback order by id").fetchall()
+        if ratings <= {r["rating"] for r in rows} or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.2)
+
+
+# --- fixtures ----------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is not installed (apt-get install chromium); "
+                    "browser tests need it")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                              args=LAUNCH_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def shared_server(shared_assistant, tmp_path_factory) -> Iterator[tuple[str, Settings]]:
+    settings = shared_assistant.settings.with_(
+        feedback_db=tmp_path_factory.mktemp("feedback") / "feedback.sqlite3")
+    with running(build_app(shared_assistant, settings)) as base_url:
+        yield base_url, settings
+
+
+@pytest.fixture(scope="module")
+def hostile_server(tmp_path_factory, embeddings) -> Iterator[str]:
+    from assistant.pipeline import Assistant
+    from ingest.pipeline import Ingestor
+    from ingest.store import Index
+
+    folder = tmp_path_factory.mktemp("hostile")
+    document = folder / "docs" / "buurtpreventie.md"
+    document.parent.mkdir()
+    document.write_text(HOSTILE_DOCUMENT, encoding="utf-8")
+    settings = Settings.from_env({}, index_dir=folder / "index",
+                                 feedback_db=folder / "feedback.sqlite3")
+    Ingestor(Index(settings, create=True, embeddings=embeddings))([document])
+    assistant = Assistant(Index(settings, embeddings=embeddings), settings)
+    with running(build_app(assistant, settings)) as base_url:
+        yield base_url
+
+
+# --- browser tests against the shared corpus --------------------------------------------
+@pytest.mark.slow
+@pytest.mark.browser
+def test_answer_sources_pdf_follow_up_feedback_and_handout(
+        browser, shared_server, shared_assistant, artifacts) -> None:
+    base_url, settings = shared_server
+    expected = shared_assistant.ask(PDF_QUESTION)
+    assert not expected.refused, "the PDF question must be answerable from the shared corpus"
+    first = expected.citations[0]
+    assert first.document == PDF_DOCUMENT and first.page
+
+    page = open_chat(browser, base_url)
+    record_chat_texts(page)
+    ask(page, PDF_QUESTION, turn=1)
+    chat = page.inner_text("#chat")
+    assert "[1]" in chat
+    texts = page.evaluate("window.__chatTexts")
+    assert any(t.rstrip().endswith("…") for t in texts), "answer was not streamed in pieces"
+
+    # sources panel: title, page, highlighted quote, link to the PDF at that page
+    card = page.locator("#sources .bw-cited").first
+    assert first.title in card.locator(".bw-title").inner_text()
+    assert f"p. {first.page}" in card.locator(".bw-meta").inner_text()
+    assert card.locator("mark").count() >= 1
+    href = card.locator("a.bw-pdf").get_attribute("href")
+    assert href and href.endswith(f".pdf#page={first.page}")
+    page.screenshot(path=str(artifacts / "web-answer.png"), full_page=True)
+
+    response = page.request.get(base_url + href.split("#")[0])
+    assert response.status == 200
+    assert response.headers["content-type"] == "application/pdf"
+    assert response.body().startswith(b"%PDF")
+
+    # follow-up in the same conversation; the rewritten question is shown
+    follow_up = shared_assistant.ask(FOLLOW_UP, history=[(PDF_QUESTION, expected.text)])
+    ask(page, FOLLOW_UP, turn=2)
+    chat = page.inner_text("#chat")
+    assert PDF_QUESTION in chat and FOLLOW_UP in chat
+    if follow_up.rewritten_question:
+        assert f"Gelezen als: {follow_up.rewritten_question}" in chat
+    page.screenshot(path=str(artifacts / "web-follow-up.png"), full_page=True)
+
+    # another browser (context) has its own, empty conversation
+    other = open_chat(browser, base_url)
+    assert PDF_QUESTION not in other.inner_text("#chat")
+    ask(other, OUT_OF_SCOPE, turn=1)
+    assert OUT_OF_SCOPE not in page.inner_text("#chat")
+    other.context.close()
+
+    # feedback on the latest answer: 👎 and "bron klopt niet", with a comment
+    page.locator("#feedback-comment textarea").fill("De pagina klopt niet")
+    page.locator("#feedback-down").click()
+    page.wait_for_selector("#feedback-status:has-text('Bedankt')")
+    page.locator("#feedback-source").click()
+    page.locator("#chat button[aria-label='Like']").first.click()  # 👍 on the first answer
+    rows = feedback_rows(settings.feedback_db, {"down", "wrong_source", "up"})
+    assert {r["rating"] for r in rows} == {"down", "wrong_source", "up"}
+    assert next(r for r in rows if r["rating"] == "up")["question"] == PDF_QUESTION
+    down = next(r for r in rows if r["rating"] == "down")
+    assert down["question"] == FOLLOW_UP and down["comment"] == "De pagina klopt niet"
+    assert down["index_generation"] is not None and down["embedding_model"]
+    assert '"fusion": "rrf"' in down["settings_json"] and down["passage_ids_json"] != "[]"
+
+    # the handout contains both questions, the cited quotes and their pages
+    with page.expect_download() as download:
+        page.locator("#download").click()
+    handout = Path(download.value.path()).read_text(encoding="utf-8").replace("\\", "")
+    assert PDF_QUESTION in handout and FOLLOW_UP in handout
+    assert first.quote.split(" … ")[0] in " ".join(handout.split())
+    assert f"p. {first.page}" in handout
+
+    # "Nieuw gesprek" empties the chat and the sources panel
+    page.locator("#new-conversation").click()
+    page.wait_for_selector("#sources .bw-empty")
+    assert PDF_QUESTION not in page.inner_text("#chat")
+    page.context.close()
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_refusal_shows_closest_passages(browser, shared_server, artifacts) -> None:
+    base_url, _ = shared_server
+    page = open_chat(browser, base_url)
+    ask(page, OUT_OF_SCOPE, turn=1)
+    assert REFUSAL_TEXT in page.inner_text("#chat")
+    assert page.inner_text("#sources .bw-refusal") == REFUSAL_TEXT
+    assert page.locator("#sources .bw-other").count() >= 1
+    page.screenshot(path=str(artifacts / "web-refusal.png"), full_page=True)
+    page.context.close()
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_about_view_lists_documents_and_models(browser, shared_server, shared_assistant,
+                                               artifacts) -> None:
+    base_url, _ = shared_server
+    page = open_chat(browser, base_url)
+    page.get_by_role("tab", name="Over Bronwijzer").click()
+    documents = shared_assistant.index.documents()
+    title = next(d.title for d in documents if d.source == PDF_DOCUMENT)
+    expect(page.locator("#about-documents")).to_contain_text(title, timeout=15_000)
+    status = page.inner_text("#about-status")
+    assert f"{len(documents)} (" in status
+    assert shared_assistant.index.stats().embedding_model in status
+    assert "extractief" in status
+    page.screenshot(path=str(artifacts / "web-about.png"), full_page=True)
+    page.context.close()
+
+
+@pytest.mark.slow
+def test_health_and_document_route(shared_server, shared_assistant) -> None:
+    base_url, _ = shared_server
+    stats = shared_assistant.index.stats()
+    health = httpx.get(base_url + "/health").json()
+    assert health == {"ok": True, "documents": stats.documents, "passages": stats.passages}
+
+    markdown = next(d for d in shared_assistant.index.documents() if d.path.endswith(".md"))
+    for path in ("/document/../../etc/passwd", "/document/..%2F..%2Fetc%2Fpasswd",
+                 "/document/%2e%2e/%2e%2e/etc/passwd", "/document/0123456789abcdef.pdf",
+                 f"/document/{markdown.id}.pdf", f"/document/{markdown.id}", "/document/"):
+        assert raw_get(base_url, path) == 404, path
+
+
+# --- hostile content ---------------------------------------------------------------------
+@pytest.mark.slow
+@pytest.mark.browser
+def test_html_in_documents_and_questions_never_runs(browser, hostile_server, artifacts) -> None:
+    page = open_chat(browser, hostile_server)
+    question = ("Hoe snel reageert de wijkagent op meldingen in de buurtpreventie-app? "
+                + PAYLOAD_IMG)
+    ask(page, question, turn=1)
+    page.wait_for_timeout(500)  # give a broken <img> time to fire onerror, if it existed
+    assert PAYLOAD_IMG in page.inner_text("#chat")  # the question is shown as text
+    for shown_as_text in ("#sources", "#chat"):  # cited sentence: in the answer and the panel
+        text = page.inner_text(shown_as_text)
+        assert PAYLOAD_SVG in text and PAYLOAD_IMG_SLASH in text, shown_as_text
+    injected = page.evaluate("""() => document.querySelectorAll(
+        '#chat img[src="x"], #sources img, #chat script, #sources script,'
+        + ' #chat svg[onload], #sources svg[onload],'
+        + ' #chat a[href^="javascript"], #sources a[href^="javascript"]').length""")
+    assert injected == 0
+    page.get_by_role("tab", name="Over Bronwijzer").click()
+    expect(page.locator("#about-documents")).to_contain_text("Buurtpreventie", timeout=15_000)
+    page.wait_for_timeout(500)
+    assert page.evaluate("typeof window.__pwned") == "undefined"
+    assert page.evaluate("typeof window.pwned") == "undefined"
+    page.screenshot(path=str(artifacts / "web-hostile-about.png"), full_page=True)
+    page.get_by_role("tab", name="Vragen").click()
+    page.screenshot(path=str(artifacts / "web-hostile.png"), full_page=True)
+    page.context.close()
+
+
+# --- login and the command line ------------------------------------------------------------
+@pytest.mark.slow
+def test_login_protects_chat_and_documents(sample_index, embeddings, tmp_path) -> None:
+    from assistant.pipeline import Assistant
+    from ingest.store import Index
+
+    auth_file = tmp_path / "auth.txt"
+    auth_file.write_text(f"anna:{hash_password('correct paard', iterations=1000)}\n")
+    settings = sample_index.with_(auth_file=str(auth_file),
+                                  feedback_db=tmp_path / "feedback.sqlite3")
+    app = build_app(Assistant(Index(settings, embeddings=embeddings), settings), settings)
+    with running(app) as base_url, httpx.Client(base_url=base_url) as client:
+        assert client.get("/config").status_code in (401, 403)
+        assert client.get("/document/0123456789abcdef.pdf").status_code == 401
+        wrong = client.post("/login", data={"username": "anna", "password": "fout"})
+        assert wrong.status_code >= 400
+        assert client.post("/login", data={"username": "anna",
+                                           "password": "correct paard"}).status_code == 200
+        assert client.get("/config").status_code == 200
+        assert client.get("/document/0123456789abcdef.pdf").status_code == 404
+        assert client.get("/health").json()["ok"] is True
+
+
+@pytest.mark.slow
+def test_cli_serve_warns_when_public_without_login(sample_index, tmp_path) -> None:
+    port = free_port()
+    env = os.environ | {"BRONWIJZER_FEEDBACK_DB": str(tmp_path / "feedback.sqlite3"),
+                        "BRONWIJZER_AUTH_FILE": ""}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bronwijzer.cli", "serve", "--index", str(sample_index.index_dir),
+         "--host", "0.0.0.0", "--port", str(port)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "bronwijzer serve did not come up"
+                time.sleep(0.5)
+        assert health.json()["documents"] == 1
+    finally:
+        process.terminate()
+        _, stderr = process.communicate(timeout=30)
+    assert "WITHOUT login" in stderr
+
+
+# --- fast unit tests of the pieces ---------------------------------------------------------
+def test_password_hashes_verify_and_differ() -> None:
+    encoded = hash_password("geheim", iterations=1000)
+    assert encoded.startswith("pbkdf2_sha256$1000$")
+    assert verify_password("geheim", encoded)
+    assert not verify_password("Geheim", encoded)
+    assert not verify_password("geheim", "pbkdf2_sha256$x$y$z")
+    assert hash_password("geheim", iterations=1000) != encoded  # random salt
+
+
+def test_auth_file_parsing(tmp_path) -> None:
+    good = tmp_path / "auth.txt"
+    good.write_text(f"# team\nanna:{hash_password('a', iterations=1000)}\n\n")
+    users = load_auth_file(good)
+    check = make_authenticator(users)
+    assert check("anna", "a") and not check("anna", "b") and not check("bob", "a")
+    bad = tmp_path / "bad.txt"
+    bad.write_text("anna:plaintext\n")
+    with pytest.raises(BronwijzerError, match=r"bad\.txt:1"):
+        load_auth_file(bad)
+    with pytest.raises(BronwijzerError, match="cannot read"):
+        load_auth_file(tmp_path / "missing.txt")
+
+
+def _hostile_answer() -> Answer:
+    text = f"Meldingen {PAYLOAD_IMG} gaan naar de wijkagent. Zie [x](javascript:alert(1))."
+    passage = Passage(id="p1", document_id="0123456789abcdef", document="a.md",
+                      title=f"Titel {PAYLOAD_SCRIPT}", text=text, ordinal=0,
+                      section=f"Kop {PAYLOAD_IMG}", publisher="<b>Uitgever</b>", year=2024)
+    citation = Citation(n=1, passage_id="p1", document="a.md", title=passage.title, page=None,
+                        quote=f"Meldingen {PAYLOAD_IMG} gaan naar de wijkagent.",
+                        section=passage.section)
+    return Answer(question=f"Vraag {PAYLOAD_SCRIPT}", text=f"{citation.quote} [1]",
+                  citations=[citation], passages=[ScoredPassage(passage, 0.9)], refused=False,
+                  rewritten_question=f"Gelezen {PAYLOAD_IMG}")
+
+
+def test_sources_panel_escapes_everything() -> None:
+    panel = sources_html(_hostile_answer(), pdf_ids=set(), turn=1)
+    for payload in (PAYLOAD_SCRIPT, PAYLOAD_IMG, "<b>"):
+        assert payload not in panel
+    assert "&lt;img src=x onerror=&quot;window.__pwned=1&quot;&gt;" in panel
+    assert "<mark>" in panel and "bw-pdf" not in panel  # no PDF link for a Markdown source
+
+
+def test_chat_markdown_is_inert() -> None:
+    message = answer_markdown(_hostile_answer())
+    assert "<img" not in message and "<script" not in message
+    assert "](" not in message.replace("\\](", "")  # no Markdown links
+    assert message.startswith("_Gelezen als: ")
+    assert md_text("[1] $x$") == "\\[1\\] \\$x\\$"
+
+
+def test_highlight_marks_both_parts_of_a_joined_quote() -> None:
+    text = "Eerste zin.  Tweede <zin>. Derde zin."
+    marked = highlight(text, "Eerste zin. … Derde zin.")
+    assert marked.count("<mark>") == 2
+    assert "&lt;zin&gt;" in marked
+    assert highlight("abc", "niet aanwezig") == "abc"
