@@ -27,7 +27,7 @@ _CONTROL_CHARS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 # Tags look like `<name ...>` / `</name>` / `<name/>`; requiring a letter right after
 # `<` keeps comparisons such as "a < b" and autolinks like <https://...> intact.
 _HTML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
-_HTML_TAG = re.compile(r"</?([A-Za-z][A-Za-z0-9-]*)(?:\s[^<>]*)?/?>")
+_HTML_TAG = re.compile(r"</?([A-Za-z][A-Za-z0-9-]*)(?:[\s/][^<>]*)?/?>")
 _LINE_BREAKING_TAGS = frozenset(
     {"br", "p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol"}
 )
