@@ -7,6 +7,7 @@ default because no trustworthy generative model ships offline here.
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Protocol
@@ -22,9 +23,19 @@ from ingest.embed import PassageEmbeddings
 COSINE_WEIGHT = 1.0
 LEXICAL_WEIGHT = 0.35
 RANK_WEIGHT = 0.08
-EMBEDDED_CANDIDATES = 6  # sentences embedded per question: the latency budget
 MIN_WORDS = 5
 MAX_WORDS = 90
+# "1. ", "a. ", "2° ", "- " before a law member or list item: not part of the claim
+ENUMERATOR = re.compile(r"^(?:\(?\d{1,3}[a-z]?[.)°]|[a-z][.)]|[•\-–])\s+")
+# Formulaic clauses of Dutch regulations that share words with almost any question
+# about the regulation but answer none (unless the question is about them).
+FORMULAIC = (
+    (re.compile(r"\b(treedt|treden) in werking\b|\binwerkingtreding\b", re.I),
+     re.compile(r"werking", re.I)),
+    (re.compile(r"\bwordt aangehaald als\b|\bcitee?rtitel\b", re.I),
+     re.compile(r"aangehaald|citeer|naam|heet", re.I)),
+    (re.compile(r"^(Lasten en bevelen|Gegeven te|Wij [A-Z][a-z]+, bij de gratie)", re.I), None),
+)
 
 
 class Answerer(Protocol):
@@ -47,9 +58,11 @@ class ExtractiveAnswerer:
     name = "extractive"
 
     def __init__(self, embeddings: PassageEmbeddings, *, max_sentences: int = 3,
-                 cache_size: int = 4096) -> None:
+                 embedded_candidates: int = 3, cache_size: int = 4096) -> None:
         self.embeddings = embeddings
         self.max_sentences = max_sentences
+        # sentences compared with the question by embedding: the latency budget
+        self.embedded_candidates = embedded_candidates
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
 
@@ -58,9 +71,12 @@ class ExtractiveAnswerer:
         candidates = self.candidates(question, passages)
         if not candidates:
             return CitedText("", [], [])
-        shortlist = sorted(candidates, key=self._prior, reverse=True)[:EMBEDDED_CANDIDATES]
-        vectors = self._embed([c.text for c in shortlist])
-        cosine = vectors @ query_vector
+        ranked = sorted(candidates, key=self._prior, reverse=True)
+        shortlist = ranked[: max(self.embedded_candidates, self.max_sentences)]
+        if self.embedded_candidates:
+            cosine = self._embed([c.text for c in shortlist]) @ query_vector
+        else:  # lexical and rank evidence only: no model call beyond the question
+            cosine = np.zeros(len(shortlist), dtype=np.float32)
         scored = sorted(
             zip(shortlist, cosine, strict=True),
             key=lambda item: COSINE_WEIGHT * float(item[1]) + self._prior(item[0]),
@@ -86,9 +102,11 @@ class ExtractiveAnswerer:
         for rank, scored in enumerate(passages):
             text = scored.passage.text
             for position, (start, end) in enumerate(sentence_spans(text)):
-                sentence = normalize_whitespace(text[start:end])
+                sentence = ENUMERATOR.sub("", normalize_whitespace(text[start:end]))
                 words = len(tokens(sentence))
                 if not MIN_WORDS <= words <= MAX_WORDS or not _looks_like_prose(sentence):
+                    continue
+                if _formulaic(sentence, question):
                     continue
                 sentence_stems = set(stems(sentence))
                 lexical = (len(question_stems & sentence_stems) / len(question_stems)
@@ -111,6 +129,11 @@ class ExtractiveAnswerer:
         for text in texts:
             self._cache.move_to_end(text)
         return np.vstack([self._cache[t] for t in texts])
+
+
+def _formulaic(sentence: str, question: str) -> bool:
+    return any(clause.search(sentence) and not (asked and asked.search(question))
+               for clause, asked in FORMULAIC)
 
 
 def _looks_like_prose(sentence: str) -> bool:

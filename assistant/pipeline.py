@@ -20,11 +20,13 @@ from assistant.retrieve import HybridRetriever, Retrieval
 from assistant.rewrite import DeterministicRewriter
 from bronwijzer.domain import REFUSAL_TEXT, Answer, Filters
 from bronwijzer.settings import Settings
-from ingest.store import Index
+from ingest.store import Index, StoreUnavailableError
 
 log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 2000
+STORE_DOWN_TEXT = ("De zoekindex is op dit moment niet bereikbaar, daardoor kan ik nu geen "
+                   "antwoord geven. Probeer het over enkele minuten opnieuw.")
 
 
 @dataclass
@@ -45,8 +47,10 @@ class Assistant:
         self.settings = settings
         self.retriever = HybridRetriever(index, settings)
         self.reranker = load_reranker(settings)
-        self.extractive = ExtractiveAnswerer(index.embeddings,
-                                             max_sentences=settings.answer_sentences)
+        self.extractive = ExtractiveAnswerer(
+            index.embeddings, max_sentences=settings.answer_sentences,
+            embedded_candidates=settings.answer_embed_sentences,
+        )
         self.rewriter: Any = DeterministicRewriter()
         self.llm: Any = None
         if settings.answerer == "llm" or chat_model is not None:
@@ -89,7 +93,13 @@ class Assistant:
         standalone = self._rewrite(question, history)
         timings["rewrite"] = _ms(step)
 
-        retrieval = self.retrieve(standalone, filters)
+        try:
+            retrieval = self.retrieve(standalone, filters)
+        except StoreUnavailableError as exc:  # Chroma server gone: say so, don't crash
+            log.warning("retrieval failed: %s", exc)
+            yield StreamEvent(STORE_DOWN_TEXT, Answer(question, STORE_DOWN_TEXT, [], [],
+                                                      refused=True, answerer=self.answerer_name))
+            return
         timings.update(retrieval.timings)
 
         if self.refuses(retrieval):
@@ -171,6 +181,8 @@ class Assistant:
 def _question_problem(question: str) -> str | None:
     if not question:
         return "Stel een vraag, bijvoorbeeld: Wat is sociale herovering?"
+    if not any(ch.isalnum() for ch in question):  # only emoji or punctuation: no words
+        return "Stel uw vraag in woorden, bijvoorbeeld: Wat is sociale herovering?"
     if len(question) > MAX_QUESTION_CHARS:
         return (f"Uw vraag is {len(question)} tekens lang; stel een kortere vraag "
                 f"(hooguit {MAX_QUESTION_CHARS} tekens).")

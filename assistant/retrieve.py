@@ -62,8 +62,10 @@ class HybridRetriever:
         timings["bm25"] = _ms(started)
 
         started = time.perf_counter()
-        fused = self._fuse(dense, lexical)
-        found = self.index.passages([pid for pid, _ in fused[: depth * 2]])
+        # enough candidates to fill k after de-duplication and the per-document cap;
+        # fetching and comparing all 2 x depth of them cost more than the search itself
+        fused = self._fuse(dense, lexical)[: max(4 * k, 20)]
+        found = self.index.passages([pid for pid, _ in fused])
         dense_scores = dict(dense)
         bm25_scores = dict(lexical)
         candidates = [

@@ -4,6 +4,8 @@
 
 Routes next to the chat: `GET /health` (JSON counts) and `GET /document/<id>.pdf`
 (an ingested PDF, read-only, so source links can open the original at a page).
+Uploads are refused (403): Gradio's generic POST /gradio_api/upload is blocked, as the
+chat has no file inputs.
 
 Everything that comes from documents, questions or answers is escaped before it
 reaches the browser: the sources panel is HTML built here with `html.escape`, and
@@ -38,7 +40,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, JSONResponse
 
 from bronwijzer.domain import Answer, BronwijzerError, Citation, Filters, ScoredPassage
 from bronwijzer.settings import Settings
@@ -528,6 +530,14 @@ def build_app(assistant: Assistant, settings: Settings) -> FastAPI:
     users = load_auth_file(settings.auth_file) if settings.auth_file else None
     app = FastAPI(title="Bronwijzer", docs_url=None, redoc_url=None, openapi_url=None)
     gradio_app: dict[str, Any] = {}
+
+    @app.middleware("http")
+    async def no_uploads(request: Request, call_next: Any) -> Any:
+        # Gradio always routes POST /gradio_api/upload (files into its cache, no size limit);
+        # this app has no file inputs, so nobody may put files on the server through it.
+        if request.method == "POST" and request.url.path.rstrip("/").endswith("/upload"):
+            return JSONResponse({"detail": "Uploaden is niet mogelijk."}, status_code=403)
+        return await call_next(request)
 
     @app.get("/health")
     def health() -> dict[str, Any]:

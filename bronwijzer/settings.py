@@ -63,6 +63,10 @@ class Settings:
     )
     answerer: str = _setting("extractive", "`extractive` (default, no LLM) or `llm`.")
     answer_sentences: int = _setting(3, "Maximum sentences in an extractive answer (1–5).")
+    answer_embed_sentences: int = _setting(
+        3, "Candidate sentences the extractive answerer compares with the question by "
+        "embedding (0 = lexical only; each costs a model call)."
+    )
     refusal_threshold: float = _setting(
         0.80,
         "Minimum dense similarity of the best passage to answer; below it Bronwijzer refuses.",
