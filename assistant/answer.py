@@ -25,6 +25,9 @@ LEXICAL_WEIGHT = 0.35
 RANK_WEIGHT = 0.08
 MIN_WORDS = 5
 MAX_WORDS = 90
+# Only a sentence's opening words are embedded: they carry its subject, and model
+# time grows with length (long law sentences would blow the latency budget).
+EMBEDDED_WORDS = 40
 # "1. ", "a. ", "2° ", "- " before a law member or list item: not part of the claim
 ENUMERATOR = re.compile(r"^(?:\(?\d{1,3}[a-z]?[.)°]|[a-z][.)]|[•\-–])\s+")
 # Formulaic clauses of Dutch regulations that share words with almost any question
@@ -121,7 +124,8 @@ class ExtractiveAnswerer:
     def _embed(self, texts: list[str]) -> np.ndarray:
         missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
         if missing:
-            for text, vector in zip(missing, self.embeddings.encode_passages(missing),
+            openings = [" ".join(t.split()[:EMBEDDED_WORDS]) for t in missing]
+            for text, vector in zip(missing, self.embeddings.encode_passages(openings),
                                     strict=True):
                 self._cache[text] = vector
                 if len(self._cache) > self._cache_size:
