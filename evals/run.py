@@ -1,0 +1,394 @@
+"""Run a dataset through one or more assistant configurations and collect item results.
+
+Configurations are named; each is the configured Settings with a few overrides:
+
+* ``bm25``, ``dense``, ``hybrid`` — one retrieval mode each (reranker off, extractive
+  answerer), so their numbers isolate retrieval; ``hybrid`` is the default configuration;
+* ``rerank`` — hybrid plus the configured BRONWIJZER_RERANKER_MODEL;
+* ``llm`` — hybrid with the LLM answerer (and the configured reranker, if any);
+* ad-hoc variants ``base:field=value,field=value``, e.g. ``hybrid:rrf_k=20,dense_weight=2``,
+  so fusion can be tuned by measurement.
+
+All configurations share one Index (one embedding model load); each gets its own Assistant.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from assistant.pipeline import Assistant
+from assistant.retrieve import Retrieval
+from bronwijzer.domain import Answer, BronwijzerError, ScoredPassage
+from bronwijzer.settings import Settings
+from evals import metrics
+from evals.dataset import Evidence, Item
+from evals.metrics import CitationCheck, FollowUpResult, ItemResult, RetrievedPassage
+from ingest.store import Index
+
+RETRIEVAL_DEPTH = metrics.K_MAX
+SNIPPET_CHARS = 300
+DEFAULT_CONFIG = "hybrid"
+ISOLATED = {"reranker_model": "", "answerer": "extractive"}
+BASE_CONFIGS: dict[str, dict[str, Any]] = {
+    "bm25": {"fusion": "bm25", **ISOLATED},
+    "dense": {"fusion": "dense", **ISOLATED},
+    "hybrid": {"fusion": "rrf", **ISOLATED},
+    "rerank": {"fusion": "rrf", "answerer": "extractive"},
+    "llm": {"fusion": "rrf", "answerer": "llm"},
+}
+# settings an evaluation must not change: they describe the index, not the assistant
+FIXED_SETTINGS = {"index_dir", "embedding_model", "chroma_url", "chunk_tokens",
+                  "chunk_overlap_tokens", "sources"}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    name: str
+    base: str
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    def settings(self, configured: Settings) -> Settings:
+        settings = configured.with_(**(BASE_CONFIGS[self.base] | self.overrides))
+        settings.validate()
+        if self.base == "rerank" and not settings.reranker_model:
+            raise BronwijzerError("config rerank needs BRONWIJZER_RERANKER_MODEL")
+        return settings
+
+
+def default_config_names(settings: Settings) -> list[str]:
+    names = ["bm25", "dense", "hybrid"]
+    if settings.reranker_model:
+        names.append("rerank")
+    if settings.llm_base_url and settings.llm_model:
+        names.append("llm")
+    return names
+
+
+def parse_configs(text: str | Sequence[str] | None, settings: Settings) -> list[RunConfig]:
+    """'bm25,dense,hybrid:rrf_k=20,dense_weight=2' → configs.
+
+    Commas separate configurations, except that a `field=value` piece without a `base:`
+    continues the previous ad-hoc configuration (so the example above is three configs).
+    A semicolon always separates.
+    """
+    if text is None:
+        return [parse_config(name, settings) for name in default_config_names(settings)]
+    texts = [text] if isinstance(text, str) else list(text)
+    names: list[str] = []
+    for chunk in (c for t in texts for c in t.split(";")):
+        for piece in (p.strip() for p in chunk.split(",")):
+            if not piece:
+                continue
+            if "=" in piece and ":" not in piece and names and ":" in names[-1]:
+                names[-1] += "," + piece
+            else:
+                names.append(piece)
+    configs = [parse_config(name, settings) for name in names]
+    seen = [c.name for c in configs]
+    if len(set(seen)) != len(seen):
+        raise BronwijzerError(f"--configs: a configuration is named twice ({', '.join(seen)})")
+    if not configs:
+        raise BronwijzerError("--configs: no configuration given")
+    return configs
+
+
+def parse_config(name: str, settings: Settings) -> RunConfig:
+    base, _, assignments = name.partition(":")
+    base = base.strip()
+    if base not in BASE_CONFIGS:
+        raise BronwijzerError(
+            f"config {name!r}: unknown base {base!r} (use {', '.join(BASE_CONFIGS)})"
+        )
+    overrides: dict[str, Any] = {}
+    for assignment in filter(None, (a.strip() for a in assignments.split(","))):
+        key, sep, raw = assignment.partition("=")
+        key = key.strip()
+        if not sep:
+            raise BronwijzerError(f"config {name!r}: {assignment!r} is not field=value")
+        overrides[key] = _setting_value(name, key, raw.strip(), settings)
+    config = RunConfig(name=name.replace(" ", ""), base=base, overrides=overrides)
+    config.settings(settings)  # fail early on invalid combinations
+    return config
+
+
+def _setting_value(config: str, key: str, raw: str, settings: Settings) -> Any:
+    known = {f.name for f in fields(Settings)}
+    if key not in known or key in FIXED_SETTINGS:
+        changeable = ", ".join(sorted(known - FIXED_SETTINGS))
+        raise BronwijzerError(f"config {config!r}: cannot set {key!r} (settable: {changeable})")
+    current = getattr(settings, key)
+    try:
+        if isinstance(current, bool):
+            return raw.lower() in {"1", "true", "yes", "on"}
+        if isinstance(current, int):
+            return int(raw)
+        if isinstance(current, float):
+            return float(raw)
+    except ValueError:
+        raise BronwijzerError(
+            f"config {config!r}: {key}={raw!r} is not a valid {type(current).__name__}"
+        ) from None
+    return raw
+
+
+# --- running --------------------------------------------------------------------------------
+@dataclass
+class EvalRun:
+    dataset: str
+    default_config: str
+    configs: list[RunConfig]
+    config_settings: dict[str, dict[str, Any]]
+    items: list[ItemResult]
+    refusal_threshold: float
+    unreachable: list[str] = field(default_factory=list)  # evidence no passage matches
+    seconds: float = 0.0
+
+    def results_for(self, config: str) -> list[ItemResult]:
+        return [r for r in self.items if r.config == config]
+
+    def to_results(self, baseline: dict[str, Any] | None = None,
+                   baseline_path: str | None = None) -> dict[str, Any]:
+        """The results.json document."""
+        per_config = {c.name: metrics.aggregate(self.results_for(c.name)) for c in self.configs}
+        default_items = self.results_for(self.default_config)
+        calibration = metrics.calibration_summary(
+            [(r.best_dense, r.answerable) for r in default_items], self.refusal_threshold
+        )
+        calibration["items"] = [
+            {"id": r.id, "answerable": r.answerable, "best_dense": round(r.best_dense, 4),
+             "refused": r.refused}
+            for r in default_items
+        ]
+        results: dict[str, Any] = {
+            "dataset": self.dataset,
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "seconds": round(self.seconds, 1),
+            "default_config": self.default_config,
+            "configs": per_config,
+            "settings": self.config_settings,
+            "calibration": calibration,
+            "unreachable_evidence": self.unreachable,
+            "items": [asdict(r) for r in self.items],
+        }
+        if baseline is not None:
+            results["baseline"] = {
+                "path": baseline_path,
+                "deltas": {
+                    name: metrics.deltas(values, baseline.get("configs", {}).get(name, {}))
+                    for name, values in per_config.items()
+                    if name in baseline.get("configs", {})
+                },
+            }
+        return results
+
+
+Progress = Callable[[str, int, int], None]
+
+
+def run_evaluation(items: Sequence[Item], index: Index, settings: Settings,
+                   configs: Sequence[RunConfig], *, dataset: str = "",
+                   progress: Progress | None = None,
+                   share_answer_cache: bool = False) -> EvalRun:
+    """Ask every item (and its follow-up) through every configuration.
+
+    share_answer_cache: configurations share one extractive answerer and so its cache of
+    sentence embeddings, which dominate answering time. Much faster over several configs
+    (the CI gate uses it), but later configs' answer latency is then measured warm.
+    """
+    started = time.perf_counter()
+    names = [c.name for c in configs]
+    default = DEFAULT_CONFIG if DEFAULT_CONFIG in names else names[0]
+    results: list[ItemResult] = []
+    config_settings: dict[str, dict[str, Any]] = {}
+    shared_answerers: dict[int, Any] = {}  # answer_sentences -> ExtractiveAnswerer
+    for config in configs:
+        config_values = config.settings(settings)
+        config_settings[config.name] = _describe(config_values)
+        assistant = Assistant(index, config_values)
+        if share_answer_cache:
+            shared = shared_answerers.setdefault(config_values.answer_sentences,
+                                                 assistant.extractive)
+            assistant.extractive = shared
+        if items:  # warm-up (BM25 load, Chroma, caches): latency is measured warm for all
+            retrieve_at_depth(assistant, items[0].question)
+        for n, item in enumerate(items, start=1):
+            results.append(evaluate_item(assistant, item, config.name))
+            if progress:
+                progress(config.name, n, len(items))
+    return EvalRun(
+        dataset=dataset, default_config=default, configs=list(configs),
+        config_settings=config_settings, items=results,
+        unreachable=unreachable_evidence(items, index),
+        refusal_threshold=settings.refusal_threshold, seconds=time.perf_counter() - started,
+    )
+
+
+def unreachable_evidence(items: Sequence[Item], index: Index) -> list[str]:
+    """Evidence entries that no passage of the whole index is relevant to.
+
+    Such an entry can never be found, whatever the retriever does: a dataset problem (a
+    quote from a heading or the title) or a chunking problem, not a retrieval miss.
+    """
+    by_document: dict[str, list[str]] = {}
+    for passage in index.passages(sorted(index.visible_ids())).values():
+        by_document.setdefault(passage.document, []).append(passage.text)
+    problems = []
+    for item in items:
+        entries = [("evidence", e) for e in item.evidence]
+        if item.follow_up:
+            entries += [("follow_up.evidence", e) for e in item.follow_up.evidence]
+        counters: dict[str, int] = {}
+        for where, evidence in entries:
+            n = counters.get(where, 0)
+            counters[where] = n + 1
+            texts = by_document.get(evidence.document, [])
+            if not any(metrics.is_relevant(evidence.document, text, evidence) for text in texts):
+                state = "no passage" if texts else "document not in the index"
+                problems.append(f"{item.id}: {where}[{n}]: {state} is relevant to the quote")
+    return problems
+
+
+def _describe(settings: Settings) -> dict[str, Any]:
+    keys = ("fusion", "rrf_k", "dense_weight", "bm25_weight", "candidates", "top_k",
+            "max_per_document", "reranker_model", "answerer", "answer_sentences",
+            "refusal_threshold", "llm_model")
+    return {key: getattr(settings, key) for key in keys}
+
+
+def retrieve_at_depth(assistant: Assistant, question: str, k: int = RETRIEVAL_DEPTH
+                      ) -> Retrieval:
+    """Like Assistant.retrieve, but k deep: ranking metrics need 10 passages, not top_k."""
+    retrieval = assistant.retriever(question, k)
+    if assistant.reranker is not None and retrieval.passages:
+        retrieval = replace(retrieval, passages=assistant.reranker(question, retrieval.passages))
+    return retrieval
+
+
+def evaluate_item(assistant: Assistant, item: Item, config: str) -> ItemResult:
+    step = time.perf_counter()
+    retrieval = retrieve_at_depth(assistant, item.question)
+    retrieval_ms = (time.perf_counter() - step) * 1000
+    retrieved = judge_passages(retrieval.passages, item.evidence)
+    passages = [s.passage for s in retrieval.passages[:RETRIEVAL_DEPTH]]
+    answer = assistant.ask(item.question)
+    scored = _answer_scores(answer, item)
+    return ItemResult(
+        id=item.id, config=config, question=item.question, answerable=item.answerable,
+        tags=list(item.tags), expected_quotes=[_describe_evidence(e) for e in item.evidence],
+        reference_answer=item.reference_answer, retrieved=retrieved,
+        evidence_found=[
+            any(metrics.is_relevant(p.document, p.text, e) for p in passages)
+            for e in item.evidence
+        ],
+        first_relevant_rank=next((p.rank for p in retrieved if p.relevant), None),
+        answer=answer.text, refused=answer.refused,
+        rewritten_question=answer.rewritten_question,
+        citations=check_citations(answer, item.evidence),
+        markers=len(metrics.marker_numbers(answer.text)),
+        valid_markers=count_valid_markers(answer),
+        answer_f1=scored[0], rouge_l=scored[1],
+        best_dense=float(retrieval.best_dense), retrieval_ms=retrieval_ms,
+        answer_ms=float(answer.timings.get("total", 0.0)),
+        follow_up=evaluate_follow_up(assistant, item, answer) if item.follow_up else None,
+    )
+
+
+def evaluate_follow_up(assistant: Assistant, item: Item, first: Answer) -> FollowUpResult:
+    """The follow-up asked in conversation vs its standalone form asked directly (hit@5)."""
+    follow_up = item.follow_up
+    assert follow_up is not None
+    answer = assistant.ask(follow_up.question, history=[(item.question, first.text)])
+    in_conversation = judge_passages(answer.passages, follow_up.evidence)
+    standalone = judge_passages(assistant.retrieve(follow_up.standalone).passages,
+                                follow_up.evidence)
+    return FollowUpResult(
+        question=follow_up.question, standalone=follow_up.standalone,
+        rewritten_question=answer.rewritten_question, answer=answer.text, refused=answer.refused,
+        retrieved=in_conversation,
+        hit_at_5=metrics.hit_at([p.relevant for p in in_conversation], 5),
+        standalone_retrieved=standalone,
+        standalone_hit_at_5=metrics.hit_at([p.relevant for p in standalone], 5),
+    )
+
+
+def judge_passages(passages: Sequence[ScoredPassage], evidence: Sequence[Evidence]
+                   ) -> list[RetrievedPassage]:
+    return [
+        RetrievedPassage(
+            rank=rank, document=s.passage.document, page=s.passage.page,
+            passage_id=s.passage.id, text=_snippet(s.passage.text), score=round(s.score, 6),
+            relevant=metrics.relevant_to_any(s.passage.document, s.passage.text, evidence),
+        )
+        for rank, s in enumerate(passages, start=1)
+    ]
+
+
+def check_citations(answer: Answer, evidence: Sequence[Evidence]) -> list[CitationCheck]:
+    provided = {s.passage.id: s.passage for s in answer.passages}
+    checks = []
+    for citation in answer.citations:
+        passage = provided.get(citation.passage_id)
+        checks.append(CitationCheck(
+            n=citation.n, passage_id=citation.passage_id, document=citation.document,
+            page=citation.page, quote=citation.quote,
+            relevant=passage is not None
+            and metrics.relevant_to_any(passage.document, passage.text, evidence),
+            faithful=passage is not None
+            and metrics.quote_is_faithful(citation.quote, passage.text),
+        ))
+    return checks
+
+
+def count_valid_markers(answer: Answer) -> int:
+    """Markers [n] that resolve to citation n of a passage the answerer was given."""
+    provided = {s.passage.id for s in answer.passages}
+    resolvable = {c.n for c in answer.citations if c.passage_id in provided}
+    return sum(n in resolvable for n in metrics.marker_numbers(answer.text))
+
+
+def _answer_scores(answer: Answer, item: Item) -> tuple[float | None, float | None]:
+    if not item.answerable or answer.refused:
+        return None, None
+    text = metrics.strip_markers(answer.text)
+    return (metrics.token_f1(text, item.reference_answer),
+            metrics.rouge_l(text, item.reference_answer))
+
+
+def _describe_evidence(evidence: Evidence) -> str:
+    page = f" p. {evidence.page}" if evidence.page is not None else ""
+    return f"{evidence.document}{page}: {evidence.quote}"
+
+
+def _snippet(text: str) -> str:
+    return text if len(text) <= SNIPPET_CHARS else text[: SNIPPET_CHARS - 1] + "…"
+
+
+# --- files ----------------------------------------------------------------------------------
+def load_baseline(path: str | Path) -> dict[str, Any]:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BronwijzerError(f"--baseline {path}: not a readable results.json ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("configs"), dict):
+        raise BronwijzerError(f"--baseline {path}: no 'configs' in it; is it a results.json?")
+    return data
+
+
+def write_results(results: dict[str, Any], out_dir: Path) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "results.json"
+    path.write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
+    return path
+
+
+def stderr_progress(config: str, done: int, total: int) -> None:
+    """A one-line progress counter on a terminal; silent otherwise (CI logs stay short)."""
+    if sys.stderr.isatty():
+        end = "\n" if done == total else ""
+        print(f"\r{config}: {done}/{total}", end=end, file=sys.stderr, flush=True)
