@@ -53,7 +53,7 @@ def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[IngestError]
     found: list[Path] = []
     errors: list[IngestError] = []
     for raw_path in paths:
-        path = Path(raw_path).expanduser().absolute()
+        path = Path(raw_path).expanduser().resolve()
         if path.is_dir():
             found.extend(_walk_folder(path, errors))
         elif path.is_file():
@@ -112,7 +112,7 @@ class _Parsed:
 
 def load_document(path: str | Path, *, max_bytes: int | None = None) -> Document:
     """Load and clean one file into a Document; raise IngestError for any bad input."""
-    absolute = Path(path).expanduser().absolute()
+    absolute = Path(path).expanduser().resolve()
     try:
         return _load(absolute, max_bytes)
     except IngestError:

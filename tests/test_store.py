@@ -77,6 +77,9 @@ def test_incremental_ingest_skips_unchanged_replaces_changed_and_prunes(tmp_path
 
     again = ingest(settings, embeddings, [tmp_path / "docs"])
     assert again.count("unchanged") == 4 and again.new_passages() == 0
+    # the same files reached through another spelling of the path are still unchanged
+    detour = ingest(settings, embeddings, [tmp_path / "docs" / ".." / "docs"])
+    assert detour.count("unchanged") == 4 and detour.new_passages() == 0
     assert consistent(settings, embeddings)[1] == ids_before
 
     paths[0].write_text(paths[0].read_text("utf-8") + "\nEen nieuwe alinea over buurtbudgetten.\n")
