@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_EXAMPLES = (
-    "Wat bedoelt het Verwey-Jonker Instituut met sociale herovering?",
+    "Wat is sociale herovering volgens het rapport Perspectief bieden?",
     "Welke partijen moeten samenwerken in de wijkaanpak?",
     "Welke drie sporen noemt het rapport voor de aanpak van kwetsbare wijken?",
 )

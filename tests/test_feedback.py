@@ -19,7 +19,7 @@ def answers(sample_index, embeddings):
     from ingest.store import Index
 
     assistant = Assistant(Index(sample_index, embeddings=embeddings), sample_index)
-    good = assistant.ask("Wat bedoelt het Verwey-Jonker Instituut met sociale herovering?")
+    good = assistant.ask("Wat is sociale herovering volgens het rapport Perspectief bieden?")
     refused = assistant.ask("Hoeveel kost een paspoort voor een volwassene in Amsterdam?")
     assert not good.refused and refused.refused
     return good, refused

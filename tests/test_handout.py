@@ -24,7 +24,8 @@ def sample_assistant(sample_index, embeddings):
 
 
 def test_handout_has_questions_answers_quotes_and_sources(sample_assistant, tmp_path) -> None:
-    first = sample_assistant.ask("Wat bedoelt het Verwey-Jonker Instituut met sociale herovering?")
+    first = sample_assistant.ask(
+        "Wat is sociale herovering volgens het rapport Perspectief bieden?")
     follow_up = sample_assistant.ask("En wat is sociale stijging?",
                                      history=[(first.question, first.text)])
     assert not first.refused and first.citations
@@ -33,7 +34,7 @@ def test_handout_has_questions_answers_quotes_and_sources(sample_assistant, tmp_
     assert path.name == HANDOUT_NAME
     text = unescape(path.read_text(encoding="utf-8"))
 
-    assert "## Vraag 1: Wat bedoelt het Verwey-Jonker Instituut met sociale herovering?" in text
+    assert "## Vraag 1: Wat is sociale herovering volgens het rapport Perspectief bieden?" in text
     assert "## Vraag 2: En wat is sociale stijging?" in text
     for citation in first.citations:
         assert citation.quote in text  # the cited sentence, verbatim

@@ -11,7 +11,7 @@ from bronwijzer.domain import REFUSAL_TEXT
 from ingest.store import Index
 from tests.fake_openai import FakeOpenAI
 
-QUESTION = "Wat verstaat het Verwey-Jonker Instituut onder sociale herovering?"
+QUESTION = "Wat is sociale herovering volgens het rapport Perspectief bieden?"
 
 
 @pytest.fixture()
