@@ -317,9 +317,10 @@ def test_html_in_documents_and_questions_never_runs(browser, hostile_server, art
     ask(page, question, turn=1)
     page.wait_for_timeout(500)  # give a broken <img> time to fire onerror, if it existed
     assert PAYLOAD_IMG in page.inner_text("#chat")  # the question is shown as text
-    for shown_as_text in ("#sources", "#chat"):  # cited sentence: in the answer and the panel
-        text = page.inner_text(shown_as_text)
-        assert PAYLOAD_SVG in text and PAYLOAD_IMG_SLASH in text, shown_as_text
+    # Tags in documents are stripped at ingest (ingest/clean.py); the cited sentence around
+    # them still reaches the answer and the panel, and nothing became an element (below).
+    for shown in ("#sources", "#chat"):
+        assert "buurtpreventie-app" in page.inner_text(shown), shown
     injected = page.evaluate("""() => document.querySelectorAll(
         '#chat img[src="x"], #sources img, #chat script, #sources script,'
         + ' #chat svg[onload], #sources svg[onload],'
