@@ -25,9 +25,6 @@ LEXICAL_WEIGHT = 0.35
 RANK_WEIGHT = 0.08
 MIN_WORDS = 5
 MAX_WORDS = 90
-# Only a sentence's opening words are embedded: they carry its subject, and model
-# time grows with length (long law sentences would blow the latency budget).
-EMBEDDED_WORDS = 40
 # "1. ", "a. ", "2° ", "- " before a law member or list item: not part of the claim
 ENUMERATOR = re.compile(r"^(?:\(?\d{1,3}[a-z]?[.)°]|[a-z][.)]|[•\-–])\s+")
 # Formulaic clauses of Dutch regulations that share words with almost any question
@@ -61,11 +58,15 @@ class ExtractiveAnswerer:
     name = "extractive"
 
     def __init__(self, embeddings: PassageEmbeddings, *, max_sentences: int = 3,
-                 embedded_candidates: int = 3, cache_size: int = 4096) -> None:
+                 embedded_candidates: int = 3, embedded_words: int = 20,
+                 cache_size: int = 4096) -> None:
         self.embeddings = embeddings
         self.max_sentences = max_sentences
         # sentences compared with the question by embedding: the latency budget
         self.embedded_candidates = embedded_candidates
+        # only a sentence's opening words are embedded: they carry its subject, and
+        # model time grows with length (long law sentences would blow the budget)
+        self.embedded_words = embedded_words
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
 
@@ -124,7 +125,7 @@ class ExtractiveAnswerer:
     def _embed(self, texts: list[str]) -> np.ndarray:
         missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
         if missing:
-            openings = [" ".join(t.split()[:EMBEDDED_WORDS]) for t in missing]
+            openings = [" ".join(t.split()[: self.embedded_words]) for t in missing]
             for text, vector in zip(missing, self.embeddings.encode_passages(openings),
                                     strict=True):
                 self._cache[text] = vector

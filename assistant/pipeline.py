@@ -50,6 +50,7 @@ class Assistant:
         self.extractive = ExtractiveAnswerer(
             index.embeddings, max_sentences=settings.answer_sentences,
             embedded_candidates=settings.answer_embed_sentences,
+            embedded_words=settings.answer_embed_words,
         )
         self.rewriter: Any = DeterministicRewriter()
         self.llm: Any = None

@@ -65,7 +65,11 @@ class Settings:
     answer_sentences: int = _setting(3, "Maximum sentences in an extractive answer (1–5).")
     answer_embed_sentences: int = _setting(
         3, "Candidate sentences the extractive answerer compares with the question by "
-        "embedding (0 = lexical only; each costs a model call)."
+        "embedding, at least ANSWER_SENTENCES (0 = lexical only, no model call)."
+    )
+    answer_embed_words: int = _setting(
+        20, "Opening words of each such sentence that are embedded (model time grows "
+        "with length)."
     )
     refusal_threshold: float = _setting(
         0.855,

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bronwijzer.settings import settings_table
 from tests.conftest import PROJECT, SAMPLE
 from tests.pdf_factory import dutch_pdf, encrypted_pdf, image_only_pdf, truncated_pdf
 
@@ -116,3 +117,11 @@ def test_unknown_filter_field_is_a_clear_error(ingested):
     index, _ = ingested
     result = run("search", "x", "--index", str(index), "--filter", "kleur=rood", check_code=1)
     assert "unknown field 'kleur'" in result.stderr
+
+
+def test_readme_settings_table_matches_the_settings():
+    """The README's table is generated (`bronwijzer config --markdown`): keep it true."""
+    readme = (PROJECT / "README.md").read_text("utf-8")
+    start = readme.index("\n", readme.index("<!-- settings-table")) + 1
+    end = readme.index("<!-- /settings-table -->")
+    assert readme[start:end].strip() == settings_table().strip()
