@@ -39,6 +39,10 @@ class Settings:
         40, "Overlap between consecutive passages of a section, in tokens (whole sentences)."
     )
     max_file_mb: float = _setting(100.0, "Files larger than this are refused at ingest.")
+    min_free_mb: float = _setting(
+        100.0, "Ingest refuses to write a document unless this much disk space (MB) stays "
+        "free where the index lives: embedded Chroma can hang when the disk fills mid-write."
+    )
     chroma_url: str = _setting(
         "", "Use a Chroma server (`chroma run`) at this URL instead of the embedded store."
     )

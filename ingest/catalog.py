@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from bronwijzer.domain import Passage
+from bronwijzer.domain import BronwijzerError, Passage
 
 SCHEMA = """
 create table if not exists meta (key text primary key, value text not null);
@@ -68,10 +68,17 @@ class Catalog:
         self._conn = sqlite3.connect(
             path, check_same_thread=False, timeout=30, isolation_level=None
         )
-        self._conn.execute("pragma journal_mode=wal")
-        self._conn.execute("pragma synchronous=full")
-        self._conn.execute("pragma foreign_keys=on")
-        self._conn.executescript(SCHEMA)
+        try:
+            self._conn.execute("pragma journal_mode=wal")
+            self._conn.execute("pragma synchronous=full")
+            self._conn.execute("pragma foreign_keys=on")
+            self._conn.executescript(SCHEMA)
+        except sqlite3.Error as exc:
+            # typically a full disk or a read-only folder: say which file, not a traceback
+            self._conn.close()
+            raise BronwijzerError(f"cannot open the catalogue {path}: {exc}"
+                                 + (" (is the disk full?)" if _disk_full(path) else "")
+                                 ) from exc
         self._lock = threading.RLock()
 
     def close(self) -> None:
@@ -195,3 +202,12 @@ def _passage(data: str) -> Passage:
         return Passage(**values)
     except TypeError:
         return Passage.from_dict(values)
+
+
+def _disk_full(path: Path) -> bool:
+    import shutil
+
+    try:
+        return shutil.disk_usage(path.parent).free < 1024 * 1024
+    except OSError:
+        return False

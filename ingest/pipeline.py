@@ -152,6 +152,7 @@ class Ingestor:
             passages = self.chunker(document)
             if not passages:
                 raise IngestError(str(path), "no text found")
+            self.index.ensure_disk_space(len(passages))  # before minutes of embedding
             vectors = self._embed(passages)
             self.index.add(document, passages, vectors)
         except IngestError as exc:

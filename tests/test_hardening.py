@@ -252,6 +252,98 @@ def test_disk_full_during_ingest_fails_that_file_and_a_rerun_completes(
     })
 
 
+@contextmanager
+def small_disk(mountpoint: Path, megabytes: int = 32) -> Iterator[Path]:
+    """A real, small tmpfs: the disk-full case without simulation (needs root)."""
+    mountpoint.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={megabytes}m", "tmpfs",
+                              str(mountpoint)], capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.strip() or 'not root'}): "
+                    "the real full-disk case needs root; the simulated one still ran")
+    try:
+        yield mountpoint
+    finally:
+        subprocess.run(["umount", "-l", str(mountpoint)], check=False)
+
+
+def fill_disk(folder: Path, leave_bytes: int) -> Path:
+    """Take all free space of `folder`'s file system except `leave_bytes`."""
+    import shutil
+
+    filler = folder / "filler"
+    free = shutil.disk_usage(folder).free
+    with open(filler, "ab") as handle:
+        if free > leave_bytes:
+            os.posix_fallocate(handle.fileno(), 0, free - leave_bytes)
+    return filler
+
+
+def cli(*args: str, timeout: float = 600, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bronwijzer.cli", *args],
+                          env=cli_env(**env), capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.slow
+def test_real_full_disk_on_a_small_tmpfs(tmp_path, embeddings):
+    """Ingest onto a real tmpfs until it is full: the disk watermark refuses each file with
+    a clear error (a full disk can hang embedded Chroma mid-write), a running reader keeps
+    answering, nothing committed is lost, and a rerun with space completes the index."""
+    from assistant.pipeline import Assistant
+    from bronwijzer.domain import BronwijzerError
+
+    docs = soak.write_docs(tmp_path / "docs", count=4, repeat=30)
+    with small_disk(tmp_path / "disk") as disk:
+        index_dir = disk / "index"
+        small = {"BRONWIJZER_MIN_FREE_MB": "4"}  # the default 100 MB exceeds this disk
+        assert cli("ingest", str(SAMPLE), "--index", str(index_dir), **small).returncode == 0
+        settings = Settings.from_env({}, index_dir=index_dir)
+        reader = Assistant(Index(settings, embeddings=embeddings), settings)
+        question = "Wat is sociale herovering volgens het rapport Perspectief bieden?"
+        before = reader.ask(question)
+        before_ids = soak.index_ids(settings, embeddings)["catalog"]
+
+        filler = fill_disk(disk, leave_bytes=3 * 1024 * 1024)
+        full = cli("ingest", str(docs[0].parent), "--index", str(index_dir), **small)
+        errors = [line for line in full.stderr.splitlines() if line.startswith("fout:")]
+        assert full.returncode != 0 and "Traceback" not in full.stderr, full.stderr[-2000:]
+        assert len(errors) == len(docs), full.stderr
+        assert all(any(d.name in e for d in docs) and "not enough free disk space" in e
+                   for e in errors), full.stderr
+        while_full = reader.ask(question)  # the running chat keeps answering
+        assert not while_full.refused and while_full.text == before.text
+
+        filler.unlink()
+        fill_disk(disk, leave_bytes=0)  # nothing at all left: even opening must fail politely
+        opened = cli("ask", question, "--index", str(index_dir))
+        assert opened.returncode != 0 and "Traceback" not in opened.stderr
+        # the catalogue or Chroma (whichever needs to write first) names itself and the cause
+        assert str(index_dir) in opened.stderr and "disk" in opened.stderr, opened.stderr
+        with pytest.raises(BronwijzerError, match="catalogue"):
+            Index(Settings.from_env({}, index_dir=disk / "new-index"), create=True,
+                  embeddings=embeddings)
+        reader.index.close()
+
+        filler.unlink()
+        after_fault = soak.index_ids(settings, embeddings)
+        assert before_ids <= after_fault["catalog"], "a committed passage was lost"
+        assert soak.answers_from(settings, embeddings, "sociale herovering")[0]
+        rerun = cli("ingest", str(docs[0].parent), "--index", str(index_dir), **small)
+        assert rerun.returncode == 0, rerun.stderr[-2000:]
+        restored = soak.index_ids(settings, embeddings)
+    clean = Settings.from_env({}, index_dir=tmp_path / "clean")
+    ingest_into(clean, embeddings, [SAMPLE, *docs])
+    assert restored["consistent"] and restored["duplicates"] == 0
+    assert restored["catalog"] == soak.index_ids(clean, embeddings)["catalog"]
+    record("disk_full_tmpfs", {
+        "disk": "tmpfs 32 MB, filled to 3 MB free (watermark 4 MB), then to 0",
+        "files_failed_with_message": len(errors), "files_tried": len(docs),
+        "committed_passages_lost": len(before_ids - after_fault["catalog"]),
+        "reader_answers_while_full": True, "open_on_full_disk": "clear error, no traceback",
+        "rerun_restores_clean_index": True,
+    })
+
+
 # --- faults: the Chroma server goes away ----------------------------------------------------
 @pytest.mark.slow
 def test_chroma_server_going_away_mid_ingest_and_mid_question(tmp_path, embeddings):
