@@ -51,15 +51,17 @@ TOPICS = [
 
 
 # --- generated documents -------------------------------------------------------------------
-def write_docs(folder: Path, count: int = 8, repeat: int = 10) -> list[Path]:
-    """Small Markdown notes, one topic each; `repeat` paragraphs per note."""
+def write_docs(folder: Path, count: int = 8, repeat: int = 10, *,
+               first_year: int = 2015) -> list[Path]:
+    """Small Markdown notes, one topic each; `repeat` paragraphs per note; note n is
+    from `first_year` + n (tests filter on year)."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for n, (topic, sentence) in enumerate(TOPICS[:count]):
         body = "\n\n".join(f"{sentence} Dit is alinea {i} over {topic}." for i in range(repeat))
         path = folder / f"{n:02d}_{topic}.md"
         path.write_text(f"---\ntitle: Notitie {topic}\npublisher: Gemeente Voorbeeld\n"
-                        f"year: {2015 + n}\n---\n\n# {topic.title()}\n\n{body}\n", "utf-8")
+                        f"year: {first_year + n}\n---\n\n# {topic.title()}\n\n{body}\n", "utf-8")
         paths.append(path)
     return paths
 

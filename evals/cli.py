@@ -35,9 +35,7 @@ def add_eval_commands(sub: Any) -> None:
     p = commands.add_parser("run", help="Run a dataset through configurations and report.",
                             description="Run every item (and follow-up) through each "
                             "configuration; write results.json, report.md and report.html.")
-    p.add_argument("dataset", type=Path, metavar="DATASET")
-    p.add_argument("--index", type=Path, help="index folder (default: BRONWIJZER_INDEX_DIR)")
-    p.add_argument("--out", type=Path, required=True, metavar="DIR")
+    _answering_args(p, out="DIR")
     p.add_argument("--configs", action="append", default=None, metavar="NAMES",
                    help="comma-separated: bm25,dense,hybrid,rerank,llm or ad-hoc "
                    "base:field=value,… e.g. hybrid:rrf_k=20,dense_weight=2 "
@@ -47,7 +45,6 @@ def add_eval_commands(sub: Any) -> None:
     p.add_argument("--fail-under", default="", metavar="METRIC=MIN,…",
                    help="exit 1 when a metric of the default configuration is below its "
                    "bound, e.g. hit@5=0.8,refusal_accuracy=0.9")
-    p.add_argument("--limit", type=int, metavar="N", help="only the first N items")
     p.add_argument("--share-answer-cache", action="store_true",
                    help="share sentence embeddings between configurations: much faster, but "
                    "answer latency of later configurations is measured with a warm cache")
@@ -56,11 +53,16 @@ def add_eval_commands(sub: Any) -> None:
     p = commands.add_parser("export-ragas", help="Write question/answer/contexts JSONL for RAGAS.",
                             description="Answer every item with the configured assistant and "
                             "write {question, answer, contexts, ground_truth} per line.")
+    _answering_args(p, out="FILE.jsonl")
+    p.set_defaults(handler=cmd_eval_export_ragas)
+
+
+def _answering_args(p: argparse.ArgumentParser, *, out: str) -> None:
+    """Arguments of every command that answers a dataset's questions from an index."""
     p.add_argument("dataset", type=Path, metavar="DATASET")
     p.add_argument("--index", type=Path, help="index folder (default: BRONWIJZER_INDEX_DIR)")
-    p.add_argument("--out", type=Path, required=True, metavar="FILE.jsonl")
+    p.add_argument("--out", type=Path, required=True, metavar=out)
     p.add_argument("--limit", type=int, metavar="N", help="only the first N items")
-    p.set_defaults(handler=cmd_eval_export_ragas)
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:

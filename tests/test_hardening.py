@@ -13,8 +13,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
-import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,7 +27,7 @@ from bronwijzer.settings import Settings
 from ingest.pipeline import Ingestor
 from ingest.store import Index
 from tests import pdf_factory
-from tests.conftest import ARTIFACTS, PROJECT, SAMPLE, free_port
+from tests.conftest import ARTIFACTS, PROJECT, SAMPLE, running
 
 FIGURES_FILE = ARTIFACTS / "hardening.json"
 
@@ -463,26 +461,6 @@ def test_odd_questions_get_clear_polite_answers(sample_assistant):
     record("input_limits_assistant", outcomes)
 
 
-@contextmanager
-def in_process_server(app: Any) -> Iterator[str]:
-    import uvicorn
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "web server did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
 @pytest.mark.slow
 def test_odd_questions_through_the_web_api(sample_assistant, sample_index, tmp_path):
     from gradio_client import Client
@@ -491,7 +469,7 @@ def test_odd_questions_through_the_web_api(sample_assistant, sample_index, tmp_p
 
     settings = sample_index.with_(feedback_db=tmp_path / "feedback.sqlite3")
     outcomes = {}
-    with in_process_server(build_app(sample_assistant, settings)) as url:
+    with running(build_app(sample_assistant, settings)) as url:
         client = Client(url, verbose=False)
         for kind, question in ODD_QUESTIONS.items():
             result = client.predict(*soak.chat_args(question), api_name=soak.CHAT_API)
@@ -583,7 +561,7 @@ def test_the_web_app_has_no_upload_path(sample_assistant, sample_index, tmp_path
     uploads = [b for b in blocks.blocks.values()
                if isinstance(b, upload_types) and id(b) in inputs]
     assert uploads == []
-    with in_process_server(build_app(sample_assistant, settings)) as url:
+    with running(build_app(sample_assistant, settings)) as url:
         for path in ("/gradio_api/upload", "/gradio_api/upload/", "/upload"):
             response = httpx.post(url + path, files={"files": ("x.md", b"# x\n")})
             assert response.status_code in (403, 404, 405), (path, response.status_code)

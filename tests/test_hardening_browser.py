@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,12 +19,10 @@ import pytest
 from bronwijzer.settings import Settings
 from ingest.pipeline import Ingestor
 from ingest.store import Index
+from tests.conftest import running
 from tests.fake_openai import FakeOpenAI
-from tests.test_hardening import in_process_server, record
+from tests.test_hardening import record
 
-CHROMIUM = Path("/usr/bin/chromium")
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--no-first-run"]
 ANSWER_TIMEOUT_MS = 90_000
 
 JS_LINK_MD = "[open het formulier](javascript:window.pwned=1)"
@@ -71,20 +68,6 @@ LIVE_ELEMENTS = """() => document.querySelectorAll(
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip("/usr/bin/chromium is not installed (apt-get install chromium); "
-                    "browser tests need it")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                              args=LAUNCH_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture(scope="module")
 def hostile_llm_server(tmp_path_factory, embeddings) -> Iterator[tuple[str, FakeOpenAI]]:
     from assistant.pipeline import Assistant
     from assistant.web import build_app
@@ -101,7 +84,7 @@ def hostile_llm_server(tmp_path_factory, embeddings) -> Iterator[tuple[str, Fake
         report = Ingestor(Index(settings, create=True, embeddings=embeddings))([docs])
         assert report.count("added") == 2, report.files
         assistant = Assistant(Index(settings, embeddings=embeddings), settings)
-        with in_process_server(build_app(assistant, settings)) as base_url:
+        with running(build_app(assistant, settings)) as base_url:
             yield base_url, fake
 
 

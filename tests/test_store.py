@@ -14,32 +14,17 @@ from pathlib import Path
 
 import pytest
 
+from bench.soak import write_docs
 from bronwijzer.domain import BronwijzerError, Filters, IndexMismatchError
 from bronwijzer.settings import Settings
 from ingest.pipeline import Ingestor
 from ingest.store import Index
 from tests.conftest import PROJECT, free_port
 
-TOPICS = [
-    ("wijkaanpak", "De wijkaanpak vraagt een langjarige inzet van gemeenten en corporaties."),
-    ("handhaving", "Strenge handhaving op overlast hoort bij de sociale herovering van wijken."),
-    ("onderwijs", "Scholing en deelname aan de arbeidsmarkt bieden bewoners perspectief."),
-    ("zorg", "Kwetsbare burgers krijgen ondersteuning van het sociale wijkteam."),
-    ("wonen", "Woningcorporaties investeren in de kwaliteit van de woningvoorraad."),
-    ("veiligheid", "Ondermijning en drugscriminaliteit worden samen met de politie aangepakt."),
-]
-
 
 def write_corpus(folder: Path, count: int = 4, repeat: int = 6) -> list[Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for n, (topic, sentence) in enumerate(TOPICS[:count]):
-        body = "\n\n".join(f"{sentence} Dit is alinea {i} over {topic}." for i in range(repeat))
-        path = folder / f"{n:02d}_{topic}.md"
-        path.write_text(f"---\ntitle: Notitie {topic}\npublisher: Gemeente Voorbeeld\n"
-                        f"year: {2019 + n}\n---\n\n# {topic.title()}\n\n{body}\n", "utf-8")
-        paths.append(path)
-    return paths
+    """Generated notes (the hardening harness's), dated 2019 onwards for the year filter."""
+    return write_docs(folder, count, repeat, first_year=2019)
 
 
 def settings_for(tmp_path: Path, **overrides) -> Settings:

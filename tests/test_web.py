@@ -12,16 +12,13 @@ import os
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from conftest import free_port
 from playwright.sync_api import expect
 
 from assistant.web import (
@@ -44,10 +41,8 @@ from bronwijzer.domain import (
     ScoredPassage,
 )
 from bronwijzer.settings import Settings
+from tests.conftest import free_port, running
 
-CHROMIUM = Path("/usr/bin/chromium")
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--no-first-run"]
 ANSWER_TIMEOUT_MS = 90_000
 PDF_QUESTION = ("Hoeveel minder primaire abiotische grondstoffen wil het kabinet tegen 2030 "
                 "gebruiken?")
@@ -75,27 +70,6 @@ De buurtpreventie-app wordt beheerd door de gemeente {PAYLOAD_SVG} en is gratis 
 
 
 # --- helpers ---------------------------------------------------------------------------
-@contextmanager
-def running(app: Any) -> Iterator[str]:
-    """Serve `app` with uvicorn in a thread on 127.0.0.1; yields the base URL."""
-    import uvicorn
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "web server did not start within 30 s"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
 def open_chat(browser: Any, base_url: str) -> Any:
     page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
     page.goto(base_url + "/")
@@ -144,20 +118,6 @@ def feedback_rows(db: Path, ratings: set[str], timeout: float = 15) -> list[sqli
 
 
 # --- fixtures ----------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip("/usr/bin/chromium is not installed (apt-get install chromium); "
-                    "browser tests need it")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                              args=LAUNCH_ARGS)
-        yield chromium
-        chromium.close()
-
-
 @pytest.fixture(scope="module")
 def shared_server(shared_assistant, tmp_path_factory) -> Iterator[tuple[str, Settings]]:
     settings = shared_assistant.settings.with_(
