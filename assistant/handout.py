@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bronwijzer.domain import Answer, Citation, Passage
+from bronwijzer.domain import CAUTION_TEXT, Answer, Citation, Passage
 
 HANDOUT_NAME = "bronwijzer-gesprek.md"
 # Markdown would otherwise turn "#", "*", "[x](y)" or "<b>" in document text into markup.
@@ -41,6 +41,8 @@ def turn_markdown(number: int, answer: Answer) -> list[str]:
     if answer.rewritten_question:
         lines += [f"_Gelezen als: {markdown_escape(answer.rewritten_question)}_", ""]
     lines += ["**Antwoord:** " + markdown_escape(answer.text), ""]
+    if answer.caution and not answer.refused:
+        lines += [f"_{markdown_escape(CAUTION_TEXT)}_", ""]
     passages = {scored.passage.id: scored.passage for scored in answer.passages}
     if answer.refused:
         lines += closest_passages_markdown([s.passage for s in answer.passages[:3]])

@@ -128,6 +128,7 @@ class Assistant:
             passages=retrieval.passages, refused=False,
             rewritten_question=standalone if standalone != question else None,
             answerer=answerer, timings=timings,
+            caution=retrieval.best_dense < self.settings.caution_threshold,
         ))
 
     def retrieve(self, question: str, filters: Filters | None = None) -> Retrieval:

@@ -42,7 +42,14 @@ import gradio as gr
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse
 
-from bronwijzer.domain import Answer, BronwijzerError, Citation, Filters, ScoredPassage
+from bronwijzer.domain import (
+    CAUTION_TEXT,
+    Answer,
+    BronwijzerError,
+    Citation,
+    Filters,
+    ScoredPassage,
+)
 from bronwijzer.settings import Settings
 
 if TYPE_CHECKING:
@@ -139,6 +146,8 @@ def answer_markdown(answer: Answer) -> str:
     if answer.rewritten_question:
         parts.append(f"_Gelezen als: {md_text(answer.rewritten_question)}_")
     parts.append(md_text(answer.text))
+    if answer.caution and not answer.refused:
+        parts.append(f"_{md_text(CAUTION_TEXT)}_")
     if answer.refused and answer.passages:
         parts.append("De passages die er het dichtst bij kwamen staan rechts.")
     lines = []

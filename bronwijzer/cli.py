@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bronwijzer.domain import BronwijzerError, Filters
+from bronwijzer.domain import CAUTION_TEXT, BronwijzerError, Filters
 from bronwijzer.settings import Settings, settings_table
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
@@ -183,6 +183,8 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     if answer.rewritten_question and answer.rewritten_question != args.question:
         print(f"(vraag gelezen als: {answer.rewritten_question})\n")
     print(answer.text)
+    if answer.caution and not answer.refused:
+        print(f"\n{CAUTION_TEXT}")
     print()
     if answer.refused:
         print("Dichtstbijzijnde passages:")

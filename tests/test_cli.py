@@ -10,13 +10,15 @@ from pathlib import Path
 
 import pytest
 
+from bronwijzer.domain import CAUTION_TEXT
 from bronwijzer.settings import settings_table
 from tests.conftest import PROJECT, SAMPLE
 from tests.pdf_factory import dutch_pdf, encrypted_pdf, image_only_pdf, truncated_pdf
 
 
-def run(*args: str, check_code: int | None = 0) -> subprocess.CompletedProcess[str]:
-    env = os.environ | {"PYTHONPATH": str(PROJECT)}
+def run(*args: str, check_code: int | None = 0, **extra_env: str
+        ) -> subprocess.CompletedProcess[str]:
+    env = os.environ | {"PYTHONPATH": str(PROJECT)} | extra_env
     result = subprocess.run([sys.executable, "-m", "bronwijzer.cli", *args], env=env,
                             capture_output=True, text=True, timeout=600)
     if check_code is not None:
@@ -96,6 +98,21 @@ def test_ask_json_contract(ingested):
     assert citation["document"] == "sample.md"
     for key in ("document", "page", "text", "score", "passage_id"):
         assert key in data["passages"][0]
+
+
+def test_weak_evidence_answers_carry_a_caution(ingested):
+    """Between the refusal and caution thresholds the answer stays, with a warning."""
+    index, _ = ingested
+    question = "Wat is sociale herovering volgens het rapport?"
+    strict = {"BRONWIJZER_CAUTION_THRESHOLD": "0.999"}
+    data = json.loads(run("ask", question, "--index", str(index), "--json", **strict).stdout)
+    assert data["caution"] is True and not data["refused"] and data["citations"]
+    text = run("ask", question, "--index", str(index), **strict).stdout
+    assert CAUTION_TEXT in text and "Bronnen:" in text
+    relaxed = {"BRONWIJZER_CAUTION_THRESHOLD": "0"}
+    data = json.loads(run("ask", question, "--index", str(index), "--json", **relaxed).stdout)
+    assert data["caution"] is False and not data["refused"]
+    assert CAUTION_TEXT not in run("ask", question, "--index", str(index), **relaxed).stdout
 
 
 def test_stats_json_contract(ingested):

@@ -40,8 +40,12 @@ GATE_FLOORS = {  # measured 2026-11-28, default settings; measured value in the 
     "answer_f1": 0.24,  # 0.263
     "followup_hit@5": 0.70,  # 0.741-0.815 across runs: one follow-up flips with the rewrite
     "refusal_accuracy": 0.15,  # 0.20-0.35 between thresholds 0.85 and 0.86
+    "unanswerable_refused_or_cautioned": 0.50,  # 0.60 (caution below 0.875)
 }
-GATE_CEILINGS = {"false_refusal_rate": 0.07}  # 0.019-0.065 between thresholds 0.85 and 0.86
+GATE_CEILINGS = {
+    "false_refusal_rate": 0.07,  # 0.019-0.065 between thresholds 0.85 and 0.86
+    "caution_rate": 0.25,  # 0.196
+}
 
 DOC = "nota.md"
 QUOTE = "De gemeente is verantwoordelijk voor een veilige openbare ruimte in de wijk"
@@ -241,7 +245,8 @@ def test_eval_check_passes_on_the_shared_corpus_dataset(capsys) -> None:
 # --- eval run -------------------------------------------------------------------------------
 RESULT_KEYS = {"hit@1", "hit@5", "hit@10", "recall@10", "mrr@10", "ndcg@10",
                "citation_validity", "citation_precision", "quote_fidelity", "refusal_accuracy",
-               "false_refusal_rate", "answer_f1", "rouge_l", "followup_hit@5",
+               "false_refusal_rate", "unanswerable_refused_or_cautioned", "caution_rate",
+               "answer_f1", "rouge_l", "followup_hit@5",
                "followup_standalone_hit@5", "latency_ms", "by_tag"}
 
 

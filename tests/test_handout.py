@@ -7,7 +7,7 @@ import re
 import pytest
 
 from assistant.handout import HANDOUT_NAME, conversation_markdown, markdown_escape, write_handout
-from bronwijzer.domain import REFUSAL_TEXT
+from bronwijzer.domain import CAUTION_TEXT, REFUSAL_TEXT
 
 
 def unescape(markdown: str) -> str:
@@ -68,3 +68,22 @@ def test_handout_text_cannot_inject_markup() -> None:
 
 def test_empty_conversation() -> None:
     assert "Nog geen vragen gesteld" in conversation_markdown([])
+
+
+def test_cautioned_answers_say_so_in_the_handout_and_the_chat(sample_index, embeddings) -> None:
+    from dataclasses import replace
+
+    from assistant.pipeline import Assistant
+    from assistant.web import answer_markdown
+    from ingest.store import Index
+
+    # every answer falls in the caution band when the caution threshold is above any cosine
+    settings = sample_index.with_(caution_threshold=0.999)
+    assistant = Assistant(Index(settings, embeddings=embeddings), settings)
+    answer = assistant.ask("Wat is sociale herovering volgens het rapport Perspectief bieden?")
+    assert answer.caution and not answer.refused and answer.citations
+    assert CAUTION_TEXT in unescape(conversation_markdown([answer]))
+    assert CAUTION_TEXT in unescape(answer_markdown(answer))
+    confident = replace(answer, caution=False)
+    assert CAUTION_TEXT not in unescape(conversation_markdown([confident]))
+    assert CAUTION_TEXT not in unescape(answer_markdown(confident))
