@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.soak import write_docs
+from bench.soak import catalog_documents, write_docs
 from bronwijzer.domain import BronwijzerError, Filters, IndexMismatchError
 from bronwijzer.settings import Settings
 from ingest.pipeline import Ingestor
@@ -117,17 +116,6 @@ def test_opening_a_missing_index_explains_what_to_do(tmp_path):
         Index(settings_for(tmp_path))
 
 
-def _catalog_documents(index_dir: Path) -> int:
-    path = index_dir / "catalog.sqlite3"
-    if not path.exists():
-        return 0
-    try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1) as conn:
-            return conn.execute("select count(*) from documents").fetchone()[0]
-    except sqlite3.OperationalError:
-        return 0
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("kill_after_documents", [1, 3])
 def test_sigkill_mid_ingest_keeps_committed_work_and_rerun_completes(
@@ -141,13 +129,13 @@ def test_sigkill_mid_ingest_keeps_committed_work_and_rerun_completes(
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE)
     deadline = time.monotonic() + 240
-    while _catalog_documents(settings.index_dir) < kill_after_documents:
+    while catalog_documents(settings.index_dir) < kill_after_documents:
         assert process.poll() is None, process.stderr.read().decode()
         assert time.monotonic() < deadline, "ingest made no progress"
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    committed = _catalog_documents(settings.index_dir)
+    committed = catalog_documents(settings.index_dir)
     assert 1 <= committed < 6, "kill should land mid-ingest"
 
     # the index opens and answers from what was committed before the kill
