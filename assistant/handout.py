@@ -41,7 +41,7 @@ def turn_markdown(number: int, answer: Answer) -> list[str]:
     if answer.rewritten_question:
         lines += [f"_Gelezen als: {markdown_escape(answer.rewritten_question)}_", ""]
     lines += ["**Antwoord:** " + markdown_escape(answer.text), ""]
-    if answer.caution and not answer.refused:
+    if answer.caution:
         lines += [f"_{markdown_escape(CAUTION_TEXT)}_", ""]
     passages = {scored.passage.id: scored.passage for scored in answer.passages}
     if answer.refused:

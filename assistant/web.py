@@ -146,7 +146,7 @@ def answer_markdown(answer: Answer) -> str:
     if answer.rewritten_question:
         parts.append(f"_Gelezen als: {md_text(answer.rewritten_question)}_")
     parts.append(md_text(answer.text))
-    if answer.caution and not answer.refused:
+    if answer.caution:
         parts.append(f"_{md_text(CAUTION_TEXT)}_")
     if answer.refused and answer.passages:
         parts.append("De passages die er het dichtst bij kwamen staan rechts.")

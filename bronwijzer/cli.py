@@ -183,7 +183,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     if answer.rewritten_question and answer.rewritten_question != args.question:
         print(f"(vraag gelezen als: {answer.rewritten_question})\n")
     print(answer.text)
-    if answer.caution and not answer.refused:
+    if answer.caution:
         print(f"\n{CAUTION_TEXT}")
     print()
     if answer.refused:

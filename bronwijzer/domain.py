@@ -159,7 +159,8 @@ class Answer:
     rewritten_question: str | None = None
     answerer: str = "extractive"
     timings: dict[str, float] = field(default_factory=dict)  # milliseconds per step
-    # weak evidence, but not weak enough to refuse: the answer is shown with CAUTION_TEXT
+    # weak evidence, but not weak enough to refuse (never set on a refusal): the answer
+    # is shown with CAUTION_TEXT
     caution: bool = False
 
     def to_dict(self) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 
 # Abbreviations after which a period does not end a sentence. Lower-case, without
@@ -107,8 +108,16 @@ def dutch_stopwords() -> frozenset[str]:
     return frozenset(STOPWORDS_DUTCH) | extra
 
 
+def content_words(words: Iterable[str]) -> list[str]:
+    """Lower-case tokens without Dutch stop words and single letters (digits stay)."""
+    stop = dutch_stopwords()
+    return [w for w in words if w not in stop and (len(w) > 1 or w.isdigit())]
+
+
+def stem_words(words: list[str], stemmer: str = "dutch_porter") -> list[str]:
+    return _stemmer(stemmer).stemWords(words)
+
+
 def stems(text: str, stemmer: str = "dutch_porter") -> list[str]:
     """Stemmed content words for BM25 and lexical overlap (Dutch stop words removed)."""
-    stop = dutch_stopwords()
-    words = [t for t in tokens(text) if t not in stop and (len(t) > 1 or t.isdigit())]
-    return _stemmer(stemmer).stemWords(words)
+    return stem_words(content_words(tokens(text)), stemmer)

@@ -206,14 +206,15 @@ def run_evaluation(items: Sequence[Item], index: Index, settings: Settings,
     default = DEFAULT_CONFIG if DEFAULT_CONFIG in names else names[0]
     results: list[ItemResult] = []
     config_settings: dict[str, dict[str, Any]] = {}
-    shared_answerers: dict[int, Any] = {}  # answer_sentences -> ExtractiveAnswerer
+    shared_answerers: dict[tuple[int, int, int], Any] = {}  # answerer knobs -> answerer
     for config in configs:
         config_values = config.settings(settings)
         config_settings[config.name] = _describe(config_values)
         assistant = Assistant(index, config_values)
         if share_answer_cache:
-            shared = shared_answerers.setdefault(config_values.answer_sentences,
-                                                 assistant.extractive)
+            knobs = (config_values.answer_sentences, config_values.answer_embed_sentences,
+                     config_values.answer_embed_words)  # cached vectors depend on them
+            shared = shared_answerers.setdefault(knobs, assistant.extractive)
             assistant.extractive = shared
         if items:  # warm-up (BM25 load, Chroma, caches): latency is measured warm for all
             retrieve_at_depth(assistant, items[0].question)
@@ -257,7 +258,8 @@ def unreachable_evidence(items: Sequence[Item], index: Index) -> list[str]:
 def _describe(settings: Settings) -> dict[str, Any]:
     keys = ("fusion", "rrf_k", "dense_weight", "bm25_weight", "candidates", "top_k",
             "max_per_document", "reranker_model", "answerer", "answer_sentences",
-            "refusal_threshold", "llm_model")
+            "answer_embed_sentences", "answer_embed_words", "refusal_threshold",
+            "caution_threshold", "llm_model")
     return {key: getattr(settings, key) for key in keys}
 
 

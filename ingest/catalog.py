@@ -10,6 +10,7 @@ show half a document.
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 import threading
 import time
@@ -205,8 +206,6 @@ def _passage(data: str) -> Passage:
 
 
 def _disk_full(path: Path) -> bool:
-    import shutil
-
     try:
         return shutil.disk_usage(path.parent).free < 1024 * 1024
     except OSError:

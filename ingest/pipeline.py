@@ -115,8 +115,10 @@ class Ingestor:
                 if unavailable:  # the store is gone: don't load and embed for nothing
                     result = _failure(IngestError(str(path), f"not ingested: {unavailable}"))
                 else:
-                    result = self._ingest_file(path, known)
-                    if self._store_down:
+                    try:
+                        result = self._ingest_file(path, known)
+                    except StoreUnavailableError as exc:  # Chroma server gone: stop here
+                        result = _failure(IngestError(str(path), str(exc)))
                         unavailable = result.error
                 report.files.append(result)
                 self.on_file_done(result, n, len(files))
@@ -137,11 +139,8 @@ class Ingestor:
         report.seconds = time.perf_counter() - started
         return report
 
-    _store_down = False  # set by _ingest_file when the vector store could not be reached
-
     def _ingest_file(self, path: Path, known: dict[str, Any]) -> FileResult:
         started = time.perf_counter()
-        self._store_down = False
         absolute = str(path.resolve())
         previous = known.get(absolute)
         try:
@@ -160,9 +159,8 @@ class Ingestor:
         except OSError as exc:  # unreadable file, full disk, vanished mid-run
             return _failure(IngestError(str(path), f"{type(exc).__name__}: {exc.strerror or exc}"),
                             time.perf_counter() - started)
-        except StoreUnavailableError as exc:  # Chroma server gone: the run stops here
-            self._store_down = True
-            return _failure(IngestError(str(path), str(exc)), time.perf_counter() - started)
+        except StoreUnavailableError:
+            raise  # the caller stops the run
         except (BronwijzerError, sqlite3.Error) as exc:  # store write failed (disk full, ...)
             reason = exc if isinstance(exc, BronwijzerError) else f"{type(exc).__name__}: {exc}"
             return _failure(IngestError(str(path), " ".join(str(reason).split())),
