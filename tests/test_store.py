@@ -121,11 +121,12 @@ def test_opening_a_missing_index_explains_what_to_do(tmp_path):
 def test_sigkill_mid_ingest_keeps_committed_work_and_rerun_completes(
         tmp_path, embeddings, kill_after_documents):
     docs = tmp_path / "docs"
-    write_corpus(docs, count=6, repeat=12)
+    write_corpus(docs, count=6, repeat=30)
     settings = settings_for(tmp_path)
     command = [sys.executable, "-m", "bronwijzer.cli", "ingest", str(docs),
                "--index", str(settings.index_dir), "--json"]
-    env = os.environ | {"PYTHONPATH": str(PROJECT)}
+    # the real model, not the vector cache: the kill must land while documents are embedded
+    env = os.environ | {"PYTHONPATH": str(PROJECT), "BRONWIJZER_VECTOR_CACHE": ""}
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE)
     deadline = time.monotonic() + 240
