@@ -12,7 +12,7 @@ export TRANSFORMERS_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install demo ingest serve test lint bench soak eval clean
+.PHONY: install demo ingest serve test test-fast lint bench soak eval clean
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ lint: install
 
 test: install lint
 	$(BIN)/python -m pytest
+
+# the edit loop: everything but the shared-corpus index, servers and the browser
+test-fast: install lint
+	$(BIN)/python -m pytest -m "not slow and not browser"
 
 eval: install
 	$(BIN)/bronwijzer ingest corpus --index $(INDEX)

@@ -118,11 +118,17 @@ def ingest_command(docs: Path, index_dir: Path) -> list[str]:
             str(index_dir), "--json"]
 
 
+def model_env() -> dict[str, str]:
+    """The CLI's environment with the real model, never the vector cache: a kill must land
+    while documents are being embedded, not while cached vectors are copied."""
+    return _env(BRONWIJZER_VECTOR_CACHE="")
+
+
 def full_ingest_seconds(workdir: Path, docs: Path) -> float:
     """Wall time of one complete CLI ingest of `docs` (model load included)."""
     index_dir = workdir / "timing-index"
     started = time.perf_counter()
-    subprocess.run(ingest_command(docs, index_dir), env=_env(), check=True,
+    subprocess.run(ingest_command(docs, index_dir), env=model_env(), check=True,
                    capture_output=True, timeout=900)
     seconds = time.perf_counter() - started
     shutil.rmtree(index_dir, ignore_errors=True)
@@ -139,7 +145,7 @@ def kill_trial(workdir: Path, docs: Path, delay: float, embeddings: Any,
     total_docs = len(list(docs.glob("*.md")))
     # a fresh folder per trial: chromadb caches its client per path within a process
     settings = Settings.from_env({}, index_dir=workdir / f"index-{number:02d}")
-    process = subprocess.Popen(ingest_command(docs, settings.index_dir), env=_env(),
+    process = subprocess.Popen(ingest_command(docs, settings.index_dir), env=model_env(),
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(delay)
     finished_before_kill = process.poll() is not None

@@ -190,35 +190,42 @@ def test_a_garbage_cache_file_warns_once_and_vectors_stay_correct(tmp_path, real
     assert path.read_bytes() == garbage  # left for a human to look at, never overwritten
 
 
+BATCHES, OWN, SHARED = 150, 20, 5  # enough for the writers' transactions to collide
 WRITER = """
 import sys, time
 from pathlib import Path
 import numpy as np
 from ingest.vector_cache import VectorCache
 
-path, n, go = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])
+path, go = sys.argv[1], Path(sys.argv[2])
+n, batches, own_n, shared_n = map(int, sys.argv[3:7])
 while not go.exists():  # all writers start at once, on a file none has created yet
-    time.sleep(0.005)
+    time.sleep(0.002)
 cache = VectorCache(path)
 rng = np.random.default_rng(n)
-for batch in range(20):
-    own = [f"{n}-{batch}-{i}" for i in range(20)]
-    cache.put_many("model", "passage", own, rng.random((20, 8), dtype=np.float32))
-    shared = [f"shared-{batch}-{i}" for i in range(5)]  # every writer writes these too
-    cache.put_many("model", "passage", shared, np.full((5, 8), batch, dtype=np.float32))
+for batch in range(batches):
+    own = [f"{n}-{batch}-{i}" for i in range(own_n)]
+    cache.put_many("model", "passage", own, rng.random((own_n, 8), dtype=np.float32))
+    shared = [f"shared-{batch}-{i}" for i in range(shared_n)]  # every writer writes these
+    cache.put_many("model", "passage", shared, np.full((shared_n, 8), batch, np.float32))
     cache.get_many("model", "passage", own + shared, 8)
 sys.exit(1 if cache.error else 0)
 """
 
 
-def test_processes_writing_at_once_leave_a_readable_cache_with_every_entry(tmp_path) -> None:
-    path, go = tmp_path / "v.sqlite3", tmp_path / "go"
-    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(n), str(go)],
+def run_writers(path: Path, go: Path, count: int = 3) -> list[tuple[int, str]]:
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(go),
+                                 *map(str, (n, BATCHES, OWN, SHARED))],
                                 cwd=PROJECT, stderr=subprocess.PIPE, text=True)
-               for n in range(3)]
+               for n in range(count)]
     time.sleep(0.5)  # let them import
     go.touch()
-    results = [(w.wait(timeout=60), w.stderr.read()) for w in writers]
+    return [(w.wait(timeout=60), w.stderr.read()) for w in writers]
+
+
+def test_processes_writing_at_once_leave_a_readable_cache_with_every_entry(tmp_path) -> None:
+    path = tmp_path / "v.sqlite3"
+    results = run_writers(path, tmp_path / "go")
     assert all(code == 0 for code, _ in results), results
     assert not any("vector cache" in err for _, err in results), results
 
@@ -226,13 +233,14 @@ def test_processes_writing_at_once_leave_a_readable_cache_with_every_entry(tmp_p
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     cache = VectorCache(path)
-    assert len(cache) == 3 * 20 * 20 + 20 * 5
+    assert len(cache) == 3 * BATCHES * OWN + BATCHES * SHARED
     for n in range(3):
         rng = np.random.default_rng(n)
-        for batch in range(20):
-            own = [f"{n}-{batch}-{i}" for i in range(20)]
-            found = cache.get_many("model", "passage", own, 8)
-            expected = rng.random((20, 8), dtype=np.float32)
-            assert np.array_equal(np.vstack([found[i] for i in range(20)]), expected)
-    shared = cache.get_many("model", "passage", [f"shared-19-{i}" for i in range(5)], 8)
-    assert len(shared) == 5 and all((v == 19).all() for v in shared.values())
+        texts = [f"{n}-{batch}-{i}" for batch in range(BATCHES) for i in range(OWN)]
+        expected = np.vstack([rng.random((OWN, 8), dtype=np.float32) for _ in range(BATCHES)])
+        found = cache.get_many("model", "passage", texts, 8)
+        assert len(found) == len(texts)
+        assert np.array_equal(np.vstack([found[i] for i in range(len(texts))]), expected)
+    last = BATCHES - 1
+    shared = cache.get_many("model", "passage", [f"shared-{last}-{i}" for i in range(SHARED)])
+    assert len(shared) == SHARED and all((v == last).all() for v in shared.values())
