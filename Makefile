@@ -35,12 +35,13 @@ serve: install
 lint: install
 	$(BIN)/ruff check .
 
+# one worker per core, a test file per worker: servers, browsers and subprocesses wait a lot
 test: install lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 # the edit loop: everything but the shared-corpus index, servers and the browser
 test-fast: install lint
-	$(BIN)/python -m pytest -m "not slow and not browser"
+	$(BIN)/python -m pytest -n auto --dist loadfile -m "not slow and not browser"
 
 eval: install
 	$(BIN)/bronwijzer ingest corpus --index $(INDEX)

