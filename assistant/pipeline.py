@@ -18,9 +18,9 @@ from assistant.cite import CitedText, validate_markers
 from assistant.rerank import load_reranker
 from assistant.retrieve import HybridRetriever, Retrieval
 from assistant.rewrite import DeterministicRewriter
-from bronwijzer.domain import REFUSAL_TEXT, Answer, Filters
+from bronwijzer.domain import REFUSAL_TEXT, Answer, Filters, ServiceUnavailableError
 from bronwijzer.settings import Settings
-from ingest.store import Index, StoreUnavailableError
+from ingest.store import Index
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ class Assistant:
 
         try:
             retrieval = self.retrieve(standalone, filters)
-        except StoreUnavailableError as exc:  # Chroma server gone: say so, don't crash
+        except ServiceUnavailableError as exc:  # store or embeddings endpoint gone: say so
             log.warning("retrieval failed: %s", exc)
             yield StreamEvent(STORE_DOWN_TEXT, Answer(question, STORE_DOWN_TEXT, [], [],
                                                       refused=True, answerer=self.answerer_name))

@@ -23,6 +23,11 @@ class IngestError(BronwijzerError):
         self.reason = reason
 
 
+class ServiceUnavailableError(BronwijzerError):
+    """A service every remaining file needs (the vector store, an embeddings endpoint) cannot
+    be reached: an ingest stops there instead of failing each file in turn."""
+
+
 class IndexMismatchError(BronwijzerError):
     """The index was built with another embedding model or format."""
 

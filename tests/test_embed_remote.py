@@ -197,6 +197,9 @@ def test_ingest_through_endpoint_search_locally_and_survive_it_dying(tmp_path: P
     extra = tmp_path / "buurthuizen.md"
     extra.write_text("# Extra\n\nEen korte notitie over buurthuizen in de wijk.\n",
                      encoding="utf-8")
+    last = tmp_path / "wijkteams.md"
+    last.write_text("# Wijkteams\n\nHet wijkteam helpt bewoners met vragen over zorg.\n",
+                    encoding="utf-8")
     settings = Settings.from_env({}, index_dir=tmp_path / "index")
 
     process, url = start_server()
@@ -208,15 +211,18 @@ def test_ingest_through_endpoint_search_locally_and_survive_it_dying(tmp_path: P
             if done == 2:
                 stop_server(process)
 
-        report = Ingestor(index, on_file_done=kill_after_second)([other, SAMPLE, extra])
+        report = Ingestor(index, on_file_done=kill_after_second)([other, SAMPLE, extra, last])
         index.close()
     finally:
         stop_server(process)
 
     assert [(f.source, f.status) for f in report.files] == [
-        (other.name, "added"), (SAMPLE.name, "added"), (extra.name, "failed")], report.files
+        (other.name, "added"), (SAMPLE.name, "added"), (extra.name, "failed"),
+        (last.name, "failed")], report.files
     error = report.files[2].error or ""
     assert error.startswith(f"embeddings endpoint {url}: not reachable") and "\n" not in error
+    # the endpoint is gone for every file: the run stops instead of retrying each one
+    assert f"not ingested: {error}" in (report.files[3].error or "")
     committed = report.files[0].passages + report.files[1].passages
     assert report.index_documents == 2 and report.index_passages == committed
 
