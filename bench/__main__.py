@@ -169,16 +169,28 @@ def run_ingest(index: Path, model: str, engine: str = "auto"
                         "BRONWIJZER_EMBEDDING_ENGINE": engine, "PYTHONPATH": str(PROJECT)}
     command = [sys.executable, "-m", "bronwijzer.cli", "ingest", str(SHARED_CORPUS),
                "--index", str(index), "--json"]
+    import psutil
+
     started = time.perf_counter()
+    peak = 0
     with tempfile.TemporaryFile() as out:
         process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.DEVNULL)
-        _, status, usage = os.wait4(process.pid, 0)
+        # sampled, not ru_maxrss: Linux keeps the forking parent's high-water mark across
+        # exec, so a child of this (large) process would report the parent's peak
+        child = psutil.Process(process.pid)
+        while process.poll() is None:
+            try:
+                peak = max(peak, child.memory_info().rss)
+            except psutil.Error:
+                break
+            time.sleep(0.1)
+        process.wait()
         seconds = time.perf_counter() - started
         out.seek(0)
         summary = json.loads(out.read())["summary"]
-    if os.waitstatus_to_exitcode(status) not in (0, 3):
+    if process.returncode not in (0, 3):
         raise RuntimeError(f"ingest with {model} (engine {engine}) failed")
-    return summary, seconds, usage.ru_maxrss / 1024
+    return summary, seconds, peak / 2**20
 
 
 def recorded_engine(index: Path) -> str | None:
