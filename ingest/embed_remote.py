@@ -64,7 +64,8 @@ class RemoteEmbeddings(PassageEmbeddings):
     Vectors come back float32 and L2-normalised (normalised here: not every server
     does). Every failure, after `retries` retries with back-off (server down, refused,
     timeout, HTTP error, wrong number of vectors), raises one `BronwijzerError` line
-    naming the URL; the ingest pipeline then skips that document without storing it.
+    naming the URL; nothing of that document is stored. When the endpoint cannot be
+    reached at all it is a `ServiceUnavailableError` and the ingest stops there.
     """
 
     max_tokens = 512

@@ -187,6 +187,9 @@ class CachedEmbeddings(PassageEmbeddings):
     def __init__(self, inner: PassageEmbeddings, cache: VectorCache) -> None:
         self.inner = inner
         self.cache = cache
+        # PassageEmbeddings defines these on the class, so __getattr__ would never see them
+        self.name, self.dimension, self.max_tokens = inner.name, inner.dimension, inner.max_tokens
+        self.engine = inner.engine
         self.hits = 0
         self.misses = 0
 
@@ -194,23 +197,6 @@ class CachedEmbeddings(PassageEmbeddings):
         if attribute in {"inner", "cache"}:  # not set yet (copy, unpickling): no recursion
             raise AttributeError(attribute)
         return getattr(self.inner, attribute)
-
-    # PassageEmbeddings defines these on the class, so __getattr__ would never see them
-    @property
-    def name(self) -> str:  # type: ignore[override]
-        return self.inner.name
-
-    @property
-    def dimension(self) -> int:  # type: ignore[override]
-        return self.inner.dimension
-
-    @property
-    def max_tokens(self) -> int:  # type: ignore[override]
-        return self.inner.max_tokens
-
-    @property
-    def engine(self) -> str:  # type: ignore[override]
-        return self.inner.engine
 
     @property
     def fingerprint(self) -> str:
