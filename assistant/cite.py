@@ -12,11 +12,13 @@ import re
 from dataclasses import dataclass
 
 from bronwijzer.domain import Citation, ScoredPassage
-from bronwijzer.text import split_sentences, stems
+from bronwijzer.text import flatten_whitespace, split_sentences, stems
 
 log = logging.getLogger(__name__)
 
 MARKER = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
+# sentences of one passage quoted under one marker are joined by this in Citation.quote
+QUOTE_JOIN = " … "
 
 
 @dataclass(frozen=True)
@@ -88,5 +90,21 @@ def _citation(n: int, scored: ScoredPassage, quotes: list[str]) -> Citation:
     passage = scored.passage
     return Citation(
         n=n, passage_id=passage.id, document=passage.document, title=passage.title,
-        page=passage.page, quote=" … ".join(q for q in quotes if q), section=passage.section,
+        page=passage.page, quote=QUOTE_JOIN.join(q for q in quotes if q),
+        section=passage.section,
     )
+
+
+def quote_parts(quote: str) -> list[str]:
+    """The verbatim pieces of a citation quote (each occurs in the passage)."""
+    return [part.strip() for part in quote.split(QUOTE_JOIN) if part.strip()]
+
+
+def marker_numbers(text: str) -> list[int]:
+    """Every [n] (and [n, m]) marker number in order of appearance."""
+    return [int(n) for match in MARKER.finditer(text) for n in match.group(1).split(",")]
+
+
+def strip_markers(text: str) -> str:
+    """Answer text without its [n] markers: the words alone, on one line."""
+    return flatten_whitespace(re.sub(r"\s*" + MARKER.pattern, "", text))

@@ -7,15 +7,23 @@ what it writes is always checked by `assistant.cite.validate_markers`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+import logging
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
+from assistant.answer import Answerer, Draft
 from assistant.cite import CitedText, validate_markers
 from bronwijzer.domain import REFUSAL_TEXT, BronwijzerError, ScoredPassage
-from bronwijzer.settings import Settings
+from bronwijzer.settings import Options, env_name, option
+
+if TYPE_CHECKING:
+    from assistant.retrieve import Retrieval
+
+log = logging.getLogger(__name__)
 
 SYSTEM_PROMPT = f"""Je bent Bronwijzer, een assistent voor ambtenaren die vragen beantwoordt \
 op basis van Nederlandse beleidsdocumenten.
@@ -32,20 +40,35 @@ REWRITE_PROMPT = """Herschrijf de laatste vraag van de gebruiker tot één zelfs
 die zonder het eerdere gesprek te begrijpen is. Geef alleen de herschreven vraag, niets anders."""
 
 
-def make_chat_model(settings: Settings, *, streaming: bool = False) -> BaseChatModel:
+@dataclass(frozen=True)
+class LLMOptions(Options):
+    title = "LLM (optional answerer)"
+
+    llm_base_url: str = option("", "OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1.")
+    llm_model: str = option("", "Model name at that endpoint.")
+    llm_api_key: str = option("", "API key for the endpoint (many local servers accept any).")
+    llm_temperature: float = option(0.0, "Sampling temperature for the LLM answerer.")
+    llm_timeout: float = option(60.0, "Seconds before an LLM request is abandoned.")
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.llm_base_url and self.llm_model)
+
+
+def make_chat_model(options: LLMOptions, *, streaming: bool = False) -> BaseChatModel:
     """Factory for the configured chat model (OpenAI-compatible endpoint)."""
-    if not (settings.llm_base_url and settings.llm_model):
+    if not options.configured:
         raise BronwijzerError(
-            "LLM answering needs BRONWIJZER_LLM_BASE_URL and BRONWIJZER_LLM_MODEL"
+            f"LLM answering needs {env_name('llm_base_url')} and {env_name('llm_model')}"
         )
     from langchain_openai import ChatOpenAI
 
     return ChatOpenAI(
-        base_url=settings.llm_base_url,
-        model=settings.llm_model,
-        api_key=settings.llm_api_key or "not-needed",  # local servers ignore it
-        temperature=settings.llm_temperature,
-        timeout=settings.llm_timeout,
+        base_url=options.llm_base_url,
+        model=options.llm_model,
+        api_key=options.llm_api_key or "not-needed",  # local servers ignore it
+        temperature=options.llm_temperature,
+        timeout=options.llm_timeout,
         max_retries=1,
         streaming=streaming,
     )
@@ -61,21 +84,34 @@ def format_passages(passages: list[ScoredPassage]) -> str:
 
 
 class LLMAnswerer:
+    """The chat model writes the answer; `fallback` answers when the endpoint fails."""
+
     name = "llm"
 
-    def __init__(self, model: BaseChatModel) -> None:
+    def __init__(self, model: BaseChatModel, fallback: Answerer) -> None:
         self.model = model
+        self.fallback = fallback
 
     def messages(self, question: str, passages: list[ScoredPassage]) -> list[BaseMessage]:
         user = f"Passages:\n\n{format_passages(passages)}\n\nVraag: {question}"
         return [SystemMessage(SYSTEM_PROMPT), HumanMessage(user)]
 
-    def __call__(self, question: str, passages: list[ScoredPassage], query_vector: Any = None
-                 ) -> CitedText:
-        reply = self.model.invoke(self.messages(question, passages))
-        return validate_markers(_text(reply.content), passages)
+    def stream(self, question: str, retrieval: Retrieval) -> Generator[str, None, Draft]:
+        """Stream the model's raw text, then check its markers against the passages."""
+        parts: list[str] = []
+        try:
+            for delta in self._deltas(question, retrieval.passages):
+                parts.append(delta)
+                yield delta
+        except Exception as exc:  # endpoint down, timeout, malformed reply
+            log.warning("LLM answer failed (%s); answering extractively instead", exc)
+            return (yield from self.fallback.stream(question, retrieval))
+        text = "".join(parts).strip()
+        if REFUSAL_TEXT.rstrip(".") in text:  # the model declined: no citations, a refusal
+            return Draft(CitedText("", [], []), self.name)
+        return Draft(validate_markers(text, retrieval.passages), self.name)
 
-    def stream(self, question: str, passages: list[ScoredPassage]) -> Iterator[str]:
+    def _deltas(self, question: str, passages: list[ScoredPassage]) -> Iterator[str]:
         for chunk in self.model.stream(self.messages(question, passages)):
             text = _text(chunk.content)
             if text:

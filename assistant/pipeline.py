@@ -1,4 +1,4 @@
-"""The assistant: rewrite → retrieve → (rerank) → answer → cite, with refusal.
+"""The assistant: rewrite → retrieve → (rerank) → refuse? → answer → cite.
 
 `Assistant.ask` returns an `Answer`; `Assistant.stream` yields the same answer
 in pieces for the web chat. Both share every step, so the streamed and the
@@ -13,13 +13,15 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from assistant.answer import ExtractiveAnswerer
-from assistant.cite import CitedText, validate_markers
-from assistant.rerank import load_reranker
+from assistant.answer import Answerer, Draft, make_answerer
+from assistant.llm import LLMRewriter, make_chat_model
+from assistant.refusal import RefusalPolicy
+from assistant.rerank import Reranker, load_reranker
 from assistant.retrieve import HybridRetriever, Retrieval
-from assistant.rewrite import DeterministicRewriter
+from assistant.rewrite import DeterministicRewriter, Rewriter
+from assistant.settings import Settings
 from bronwijzer.domain import REFUSAL_TEXT, Answer, Filters, ServiceUnavailableError
-from bronwijzer.settings import Settings
+from ingest.embed import PassageEmbeddings
 from ingest.store import Index
 
 log = logging.getLogger(__name__)
@@ -42,32 +44,17 @@ class StreamEvent:
 
 
 class Assistant:
-    def __init__(self, index: Index, settings: Settings, *, chat_model: Any = None) -> None:
+    """The stages wired together; build one with `build_assistant`."""
+
+    def __init__(self, index: Index, retriever: HybridRetriever, answerer: Answerer,
+                 refusal: RefusalPolicy, *, reranker: Reranker | None = None,
+                 rewriter: Rewriter | None = None) -> None:
         self.index = index
-        self.settings = settings
-        self.retriever = HybridRetriever(index, settings)
-        self.reranker = load_reranker(settings)
-        self.extractive = ExtractiveAnswerer(
-            index.embeddings, max_sentences=settings.answer_sentences,
-            embedded_candidates=settings.answer_embed_sentences,
-            embedded_words=settings.answer_embed_words,
-        )
-        self.rewriter: Any = DeterministicRewriter()
-        self.llm: Any = None
-        if settings.answerer == "llm" or chat_model is not None:
-            from assistant.llm import LLMAnswerer, LLMRewriter, make_chat_model
-
-            model = chat_model or make_chat_model(settings, streaming=True)
-            self.llm = LLMAnswerer(model)
-            self.rewriter = LLMRewriter(model)
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Assistant:
-        return cls(Index(settings), settings)
-
-    @property
-    def answerer_name(self) -> str:
-        return "llm" if self.llm else "extractive"
+        self.retriever = retriever
+        self.answerer = answerer
+        self.refusal = refusal
+        self.reranker = reranker
+        self.rewriter = rewriter or DeterministicRewriter()
 
     # --- public API --------------------------------------------------------------
     def ask(self, question: str, history: tuple | list = (), filters: Filters | None = None
@@ -85,7 +72,7 @@ class Assistant:
         problem = _question_problem(question)
         if problem:
             yield StreamEvent(problem, Answer(question, problem, [], [], refused=True,
-                                              answerer=self.answerer_name))
+                                              answerer=self.answerer.name))
             return
         history = [(str(q), str(a)) for q, a in history]
         timings: dict[str, float] = {}
@@ -96,52 +83,42 @@ class Assistant:
 
         try:
             retrieval = self.retrieve(standalone, filters)
+            verdict = self.refusal(retrieval)
         except ServiceUnavailableError as exc:  # store or embeddings endpoint gone: say so
             log.warning("retrieval failed: %s", exc)
             yield StreamEvent(STORE_DOWN_TEXT, Answer(question, STORE_DOWN_TEXT, [], [],
-                                                      refused=True, answerer=self.answerer_name))
+                                                      refused=True, answerer=self.answerer.name))
             return
         timings.update(retrieval.timings)
+        rewritten = standalone if standalone != question else None
 
-        if self.refuses(retrieval):
-            yield from self._refusal(question, standalone, retrieval, timings, started)
+        if verdict.refuse:
+            yield _refusal(question, rewritten, retrieval, self.answerer.name, timings, started)
             return
 
         step = time.perf_counter()
-        answerer = self.answerer_name
-        cited = None
-        if self.llm is not None:
-            cited = yield from self._stream_llm(standalone, retrieval)
-        if cited is None:  # no LLM configured, or it failed: quote the sources instead
-            answerer = "extractive"
-            cited = self.extractive(standalone, retrieval.passages, retrieval.query_vector)
-            for sentence in _pieces(cited.text):
-                yield StreamEvent(sentence)
+        draft = yield from _stream_deltas(self.answerer.stream(standalone, retrieval))
         timings["answer"] = _ms(step)
 
-        if not cited.citations:  # nothing we can stand behind: refuse instead
-            yield from self._refusal(question, standalone, retrieval, timings, started)
+        if not draft.cited.citations:  # nothing we can stand behind: refuse instead
+            yield _refusal(question, rewritten, retrieval, draft.answerer, timings, started)
             return
         timings["total"] = _ms(started)
         yield StreamEvent(answer=Answer(
-            question=question, text=cited.text, citations=cited.citations,
-            passages=retrieval.passages, refused=False,
-            rewritten_question=standalone if standalone != question else None,
-            answerer=answerer, timings=timings,
-            caution=retrieval.best_dense < self.settings.caution_threshold,
+            question=question, text=draft.cited.text, citations=draft.cited.citations,
+            passages=retrieval.passages, refused=False, rewritten_question=rewritten,
+            answerer=draft.answerer, timings=timings, caution=verdict.caution,
         ))
 
-    def retrieve(self, question: str, filters: Filters | None = None) -> Retrieval:
-        retrieval = self.retriever(question, self.settings.top_k, filters)
+    def retrieve(self, question: str, filters: Filters | None = None, k: int | None = None
+                 ) -> Retrieval:
+        """The passages for a question: top_k of them, or `k` (evals rank 10 deep)."""
+        retrieval = self.retriever(question, k, filters)
         if self.reranker is not None and retrieval.passages:
             step = time.perf_counter()
             retrieval = replace(retrieval, passages=self.reranker(question, retrieval.passages))
             retrieval.timings["rerank"] = _ms(step)
         return retrieval
-
-    def refuses(self, retrieval: Retrieval) -> bool:
-        """Too little evidence: no passages, or the best is not similar enough."""
-        return not retrieval.passages or retrieval.best_dense < self.settings.refusal_threshold
 
     # --- steps -------------------------------------------------------------------
     def _rewrite(self, question: str, history: list[tuple[str, str]]) -> str:
@@ -153,31 +130,46 @@ class Assistant:
             log.warning("follow-up rewrite failed (%s); using the deterministic rewrite", exc)
             return DeterministicRewriter()(question, history)
 
-    def _stream_llm(self, question: str, retrieval: Retrieval
-                    ) -> Generator[StreamEvent, None, CitedText | None]:
-        """Stream raw model text, then validate it. None when the endpoint failed."""
-        parts: list[str] = []
-        try:
-            for delta in self.llm.stream(question, retrieval.passages):
-                parts.append(delta)
-                yield StreamEvent(delta)
-        except Exception as exc:  # endpoint down, timeout, malformed reply
-            log.warning("LLM answer failed (%s); answering extractively instead", exc)
-            return None
-        text = "".join(parts).strip()
-        if REFUSAL_TEXT.rstrip(".") in text:
-            return CitedText("", [], [])
-        return validate_markers(text, retrieval.passages)
 
-    def _refusal(self, question: str, standalone: str, retrieval: Retrieval,
-                 timings: dict[str, float], started: float) -> Iterator[StreamEvent]:
-        timings["total"] = _ms(started)
-        answer = Answer(
-            question=question, text=REFUSAL_TEXT, citations=[], passages=retrieval.passages,
-            refused=True, rewritten_question=standalone if standalone != question else None,
-            answerer=self.answerer_name, timings=timings,
-        )
-        yield StreamEvent(REFUSAL_TEXT, answer)
+def build_assistant(settings: Settings, *, index: Index | None = None,
+                    embeddings: PassageEmbeddings | None = None, chat_model: Any = None,
+                    answerer: Answerer | None = None) -> Assistant:
+    """The one place an Assistant is assembled from the stage options of `settings`.
+
+    index: share an open index (evals run several configurations on one); embeddings: a
+    loaded model for a new index; chat_model: any LangChain chat model instead of the
+    configured endpoint; answerer: a ready answerer (evals share one, and its cache).
+    """
+    index = index or Index(settings.index, embeddings=embeddings)
+    if chat_model is None and settings.answer.answerer == "llm" and answerer is None:
+        chat_model = make_chat_model(settings.llm, streaming=True)
+    return Assistant(
+        index,
+        HybridRetriever(index, settings.retrieval),
+        answerer or make_answerer(settings.answer, index.embeddings, chat_model=chat_model),
+        RefusalPolicy(index, settings.answer),
+        reranker=load_reranker(settings.retrieval.reranker_model),
+        rewriter=LLMRewriter(chat_model) if chat_model is not None else None,
+    )
+
+
+def _stream_deltas(pieces: Generator[str, None, Draft]) -> Generator[StreamEvent, None, Draft]:
+    """The answerer's text pieces as events; returns its draft."""
+    while True:
+        try:
+            piece = next(pieces)
+        except StopIteration as done:
+            return done.value
+        yield StreamEvent(piece)
+
+
+def _refusal(question: str, rewritten: str | None, retrieval: Retrieval, answerer: str,
+             timings: dict[str, float], started: float) -> StreamEvent:
+    timings["total"] = _ms(started)
+    return StreamEvent(REFUSAL_TEXT, Answer(
+        question=question, text=REFUSAL_TEXT, citations=[], passages=retrieval.passages,
+        refused=True, rewritten_question=rewritten, answerer=answerer, timings=timings,
+    ))
 
 
 def _question_problem(question: str) -> str | None:
@@ -189,14 +181,6 @@ def _question_problem(question: str) -> str | None:
         return (f"Uw vraag is {len(question)} tekens lang; stel een kortere vraag "
                 f"(hooguit {MAX_QUESTION_CHARS} tekens).")
     return None
-
-
-def _pieces(text: str) -> Iterator[str]:
-    import re
-
-    for part in re.split(r"(?<=\])\s+", text):
-        if part:
-            yield part + " "
 
 
 def _ms(started: float) -> float:

@@ -6,10 +6,12 @@ Off by default: no cross-encoder ships in a package that loads offline here.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from bronwijzer.domain import BronwijzerError, ScoredPassage
-from bronwijzer.settings import Settings
+
+Reranker = Callable[[str, list[ScoredPassage]], list[ScoredPassage]]
 
 
 class CrossEncoderReranker:
@@ -37,5 +39,6 @@ class CrossEncoderReranker:
         return sorted(rescored, key=lambda p: p.score, reverse=True)
 
 
-def load_reranker(settings: Settings) -> CrossEncoderReranker | None:
-    return CrossEncoderReranker(settings.reranker_model) if settings.reranker_model else None
+def load_reranker(path: str) -> Reranker | None:
+    """The cross-encoder in folder `path` (BRONWIJZER_RERANKER_MODEL); none when empty."""
+    return CrossEncoderReranker(path) if path else None

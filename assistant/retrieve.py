@@ -11,12 +11,45 @@ from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document as LangChainDocument
 from langchain_core.retrievers import BaseRetriever
 
-from bronwijzer.domain import Filters, Passage, ScoredPassage
-from bronwijzer.settings import Settings
+from bronwijzer.domain import BronwijzerError, Filters, Passage, ScoredPassage
+from bronwijzer.settings import Options, env_name, option
 from bronwijzer.text import tokens
 from ingest.store import Index
 
 DUPLICATE_JACCARD = 0.8  # token-set overlap above which two passages count as one
+FUSIONS = ("rrf", "dense", "bm25")
+
+
+@dataclass(frozen=True)
+class RetrievalOptions(Options):
+    title = "Retrieval"
+
+    top_k: int = option(6, "Passages handed to the answerer.")
+    candidates: int = option(40, "Candidates per retriever before fusion.")
+    fusion: str = option(
+        "rrf",
+        "Fusion of dense and BM25 results: `rrf` (weighted reciprocal rank) or `dense`/`bm25`.",
+    )
+    rrf_k: int = option(60, "Reciprocal-rank-fusion constant.")
+    dense_weight: float = option(1.5, "Weight of the dense ranking in fusion.")
+    bm25_weight: float = option(1.0, "Weight of the BM25 ranking in fusion.")
+    max_per_document: int = option(
+        3, "At most this many of the answerer's passages come from one document."
+    )
+    reranker_model: str = option(
+        "", "Local sentence-transformers CrossEncoder folder; empty = no reranking."
+    )
+
+    def validate(self) -> None:
+        if self.fusion not in FUSIONS:
+            raise BronwijzerError(
+                f"{env_name('fusion')} must be rrf, dense or bm25, not {self.fusion!r}"
+            )
+
+    @property
+    def mode(self) -> str:
+        """hybrid | dense | bm25: which retrievers run."""
+        return "hybrid" if self.fusion == "rrf" else self.fusion
 
 
 @dataclass
@@ -24,23 +57,25 @@ class Retrieval:
     question: str
     passages: list[ScoredPassage]
     query_vector: np.ndarray
-    best_dense: float  # cosine of the best dense hit: the evidence-strength signal
+    # cosine of the best dense hit in the whole index; None when no dense search ran
+    best_dense: float | None
     best_bm25: float
     timings: dict[str, float] = field(default_factory=dict)
+    filters: Filters | None = None
 
 
 class HybridRetriever:
     """Callable: (question, k, filters) -> Retrieval. Mode: hybrid | dense | bm25."""
 
-    def __init__(self, index: Index, settings: Settings, mode: str | None = None) -> None:
+    def __init__(self, index: Index, options: RetrievalOptions, mode: str | None = None) -> None:
         self.index = index
-        self.settings = settings
-        self.mode = mode or {"rrf": "hybrid"}.get(settings.fusion, settings.fusion)
+        self.options = options
+        self.mode = mode or options.mode
 
     def __call__(self, question: str, k: int | None = None,
                  filters: Filters | None = None) -> Retrieval:
-        k = k or self.settings.top_k
-        depth = max(self.settings.candidates, k)
+        k = k or self.options.top_k
+        depth = max(self.options.candidates, k)
         timings: dict[str, float] = {}
 
         started = time.perf_counter()
@@ -50,11 +85,6 @@ class HybridRetriever:
         started = time.perf_counter()
         dense = self.index.dense_search(vector, depth, filters) if self.mode != "bm25" else []
         timings["dense"] = _ms(started)
-        if self.mode == "bm25":
-            # still needed for the refusal signal, but cheap: only the best hit
-            dense_probe = self.index.dense_search(vector, 1, filters)
-        else:
-            dense_probe = dense[:1]
 
         started = time.perf_counter()
         lexical = (self.index.lexical().search(question, depth, filters)
@@ -76,12 +106,12 @@ class HybridRetriever:
             )
             for pid, score in fused if pid in found
         ]
-        passages = diversify(collapse_duplicates(candidates), k, self.settings.max_per_document)
+        passages = diversify(collapse_duplicates(candidates), k, self.options.max_per_document)
         timings["fuse"] = _ms(started)
         return Retrieval(
             question=question, passages=passages, query_vector=vector,
-            best_dense=dense_probe[0][1] if dense_probe else 0.0,
-            best_bm25=lexical[0][1] if lexical else 0.0, timings=timings,
+            best_dense=(dense[0][1] if dense else 0.0) if self.mode != "bm25" else None,
+            best_bm25=lexical[0][1] if lexical else 0.0, timings=timings, filters=filters,
         )
 
     def _fuse(self, dense: list[tuple[str, float]],
@@ -90,10 +120,10 @@ class HybridRetriever:
             return dense
         if self.mode == "bm25":
             return lexical
-        k = self.settings.rrf_k
+        k = self.options.rrf_k
         scores: dict[str, float] = {}
-        for weight, ranking in ((self.settings.dense_weight, dense),
-                                (self.settings.bm25_weight, lexical)):
+        for weight, ranking in ((self.options.dense_weight, dense),
+                                (self.options.bm25_weight, lexical)):
             for rank, (pid, _) in enumerate(ranking, start=1):
                 scores[pid] = scores.get(pid, 0.0) + weight / (k + rank)
         return sorted(scores.items(), key=lambda item: item[1], reverse=True)

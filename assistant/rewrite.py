@@ -8,6 +8,7 @@ of the earlier question are carried when the follow-up is short or refers back.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from bronwijzer.text import dutch_stopwords, tokens
 
@@ -16,6 +17,8 @@ REFERRING_WORDS = frozenset(
     die deze het hij zij ze hem haar hun hen dezelfde zelfde ook erover ervan ervoor
     ermee erin erop eraan welke""".split()
 )
+# (follow-up, earlier turns as (question, answer)) -> standalone question
+Rewriter = Callable[[str, list[tuple[str, str]]], str]
 SHORT_FOLLOW_UP = 7  # words; shorter questions rarely stand on their own
 MAX_CARRIED_TERMS = 8
 

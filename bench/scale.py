@@ -99,14 +99,14 @@ def synthetic_documents(rows: list[tuple[Any, list[Any], np.ndarray]], size: int
             suffix = "" if copy == 0 else f"#variant-{copy}"
             sha = hashlib.sha256(f"{record.sha256}{suffix}".encode()).hexdigest()
             title = record.title if copy == 0 else f"{record.title} (variant {copy})"
-            source = record.source if copy == 0 else f"v{copy:03d}-{record.source}"
-            document = Document(path=record.path + suffix, source=source, sha256=sha,
+            name = record.name if copy == 0 else f"v{copy:03d}-{record.name}"
+            document = Document(path=record.path + suffix, name=name, sha256=sha,
                                 title=title, blocks=[], publisher=record.publisher,
                                 year=record.year, document_type=record.document_type,
                                 pages=record.pages)
             copies = [
                 replace(p, id=f"{document.id}-{sha[:8]}-{p.ordinal:04d}",
-                        document_id=document.id, document=source, title=title,
+                        document_id=document.id, document=name, title=title,
                         text=vary_text(p.text, copy))
                 for p in passages[:take]
             ]
@@ -120,10 +120,10 @@ def synthetic_documents(rows: list[tuple[Any, list[Any], np.ndarray]], size: int
 def build_scaled(source_dir: Path, target: Path, size: int, embeddings: Any,
                  log: Callable[[str], None] = print) -> dict[str, Any]:
     """The cached index of `size` passages at `target` (built when missing or stale)."""
-    from bronwijzer.settings import Settings
+    from assistant.settings import Settings
     from ingest.store import Index
 
-    source = Index(Settings.from_env({}, index_dir=source_dir), embeddings=embeddings)
+    source = Index(Settings.from_env({}, index_dir=source_dir).index, embeddings=embeddings)
     key = source_key(source) | {"size": size}
     marker = target / "bench-scale.json"
     if marker.exists():
@@ -137,7 +137,8 @@ def build_scaled(source_dir: Path, target: Path, size: int, embeddings: Any,
     building = target.with_name(target.name + ".building")
     shutil.rmtree(building, ignore_errors=True)
     shutil.rmtree(target, ignore_errors=True)
-    index = Index(Settings.from_env({}, index_dir=building), create=True, embeddings=embeddings)
+    index = Index(Settings.from_env({}, index_dir=building).index, create=True,
+                  embeddings=embeddings)
     started = time.perf_counter()
     documents = 0
     with index.write_lock():
@@ -169,23 +170,23 @@ def disk_mb(folder: Path) -> float:
 def bench_latency(index_dir: Path, embeddings: Any, questions: list[str], repeat: int
                   ) -> dict[str, Any]:
     """Retrieval (bm25, dense, hybrid) and the whole extractive answer, in-process."""
-    from assistant.pipeline import Assistant
+    from assistant.pipeline import build_assistant
     from assistant.retrieve import HybridRetriever
-    from bronwijzer.settings import Settings
+    from assistant.settings import Settings
     from ingest.store import Index
 
     settings = Settings.from_env({}, index_dir=index_dir)
     started = time.perf_counter()
-    index = Index(settings, embeddings=embeddings)
+    index = Index(settings.index, embeddings=embeddings)
     index.lexical()
     open_seconds = time.perf_counter() - started
-    assistant = Assistant(index, settings)
+    assistant = build_assistant(settings, index=index)
     for question in questions[:3]:  # warm lazy loads (Chroma segments, BM25 arrays)
         assistant.ask(question)
     result: dict[str, Any] = {"passages": index.stats().passages,
                               "open_seconds": round(open_seconds, 2)}
     for mode in ("bm25", "dense", "hybrid"):
-        retriever = HybridRetriever(index, settings, mode=mode)
+        retriever = HybridRetriever(index, settings.retrieval, mode=mode)
         samples, cpu, steps = [], [], {}
         for _ in range(repeat):
             for question in questions:
@@ -203,7 +204,7 @@ def bench_latency(index_dir: Path, embeddings: Any, questions: list[str], repeat
             name: round(statistics.median(v), 1) for name, v in steps.items()}
     # the extractive answer: the first round has a cold sentence-embedding cache (a new
     # question), later rounds hit the answerer's cache; both are reported
-    assistant = Assistant(index, settings)
+    assistant = build_assistant(settings, index=index)
     rounds: list[list[float]] = []
     cpu_first: list[float] = []
     steps = {}
@@ -231,7 +232,7 @@ def bench_latency(index_dir: Path, embeddings: Any, questions: list[str], repeat
 def bench_rebuild(index_dir: Path, scratch: Path, embeddings: Any, repeat: int
                   ) -> dict[str, Any]:
     """Add one new document to a copy of the index and time `publish_lexical` and its parts."""
-    from bronwijzer.settings import Settings
+    from assistant.settings import Settings
     from ingest.chunk import embedding_text
     from ingest.lexical import LexicalIndex
     from ingest.store import Index
@@ -239,7 +240,7 @@ def bench_rebuild(index_dir: Path, scratch: Path, embeddings: Any, repeat: int
     shutil.rmtree(scratch, ignore_errors=True)
     shutil.copytree(index_dir, scratch)
     settings = Settings.from_env({}, index_dir=scratch)
-    index = Index(settings, embeddings=embeddings)
+    index = Index(settings.index, embeddings=embeddings)
     rows = source_rows(index)[:40]  # copy-0 documents of the scaled index (the originals)
     rows = [r for r in rows if "#variant-" not in r[0].path][:1] or rows[:1]
     samples: dict[str, list[float]] = {}

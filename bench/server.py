@@ -89,7 +89,7 @@ def running_server(index_dir: Path, env: dict[str, str] | None = None,
         "BRONWIJZER_FEEDBACK_DB": str(workdir / "feedback.sqlite3"),
         "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
     } | (env or {})
-    command = [sys.executable, "-m", "bronwijzer.cli", "serve", "--index", str(index_dir),
+    command = [sys.executable, "-m", "cli", "serve", "--index", str(index_dir),
                "--host", "127.0.0.1", "--port", str(port)]
     log = open(workdir / "serve.log", "wb")  # noqa: SIM115 - closed below
     started = time.perf_counter()

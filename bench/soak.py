@@ -71,7 +71,7 @@ def index_ids(settings: Any, embeddings: Any) -> dict[str, Any]:
     """Passage ids per store of an index, and whether they agree without duplicates."""
     from ingest.store import Index
 
-    index = Index(settings, embeddings=embeddings)
+    index = Index(settings.index, embeddings=embeddings)
     try:
         catalog = index.catalog.passage_ids()
         chroma = index._all_chroma_ids()
@@ -104,9 +104,9 @@ def answers_from(settings: Any, embeddings: Any, question: str) -> tuple[bool, s
     from assistant.retrieve import HybridRetriever
     from ingest.store import Index
 
-    index = Index(settings, embeddings=embeddings)
+    index = Index(settings.index, embeddings=embeddings)
     try:
-        hits = HybridRetriever(index, settings)(question, 5).passages
+        hits = HybridRetriever(index, settings.retrieval)(question, 5).passages
         return bool(hits), hits[0].passage.document if hits else ""
     finally:
         index.close()
@@ -114,7 +114,7 @@ def answers_from(settings: Any, embeddings: Any, question: str) -> tuple[bool, s
 
 # --- SIGKILL trials -------------------------------------------------------------------------
 def ingest_command(docs: Path, index_dir: Path) -> list[str]:
-    return [sys.executable, "-m", "bronwijzer.cli", "ingest", str(docs), "--index",
+    return [sys.executable, "-m", "cli", "ingest", str(docs), "--index",
             str(index_dir), "--json"]
 
 
@@ -146,21 +146,21 @@ def full_ingest_seconds(workdir: Path, docs: Path) -> tuple[float, float]:
 def kill_trial(workdir: Path, docs: Path, delay: float, embeddings: Any,
                clean_ids: set[str], number: int = 0) -> dict[str, Any]:
     """SIGKILL a CLI ingest after `delay` s; check open/answer; rerun; compare with clean."""
-    from bronwijzer.settings import Settings
+    from assistant.settings import Settings
     from ingest.pipeline import Ingestor
     from ingest.store import Index
 
     total_docs = len(list(docs.glob("*.md")))
     # a fresh folder per trial: chromadb caches its client per path within a process
     settings = Settings.from_env({}, index_dir=workdir / f"index-{number:02d}")
-    process = subprocess.Popen(ingest_command(docs, settings.index_dir), env=model_env(),
+    process = subprocess.Popen(ingest_command(docs, settings.index.index_dir), env=model_env(),
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(delay)
     finished_before_kill = process.poll() is not None
     if not finished_before_kill:
         os.kill(process.pid, signal.SIGKILL)
     process.wait()
-    committed = catalog_documents(settings.index_dir)
+    committed = catalog_documents(settings.index.index_dir)
     outcome: dict[str, Any] = {"delay_s": round(delay, 2), "committed_at_kill": committed,
                                "finished_before_kill": finished_before_kill}
     # 1. the index opens and answers from what was committed (if anything was)
@@ -170,7 +170,7 @@ def kill_trial(workdir: Path, docs: Path, delay: float, embeddings: Any,
     else:
         outcome["opens_and_answers"] = None  # killed before the first commit: nothing to open
     # 2. a rerun completes the index; 3. no duplicates, same passages as a clean ingest
-    index = Index(settings, create=True, embeddings=embeddings)
+    index = Index(settings.index, create=True, embeddings=embeddings)
     try:
         report = Ingestor(index)([docs])
     finally:
@@ -182,25 +182,25 @@ def kill_trial(workdir: Path, docs: Path, delay: float, embeddings: Any,
     outcome["consistent"] = ids["consistent"]
     outcome["duplicates"] = ids["duplicates"]
     outcome["equal_to_clean"] = ids["catalog"] == clean_ids
-    outcome["documents_after_rerun"] = catalog_documents(settings.index_dir)
+    outcome["documents_after_rerun"] = catalog_documents(settings.index.index_dir)
     outcome["ok"] = bool(ids["consistent"] and outcome["equal_to_clean"]
                          and report.count("failed") == 0
                          and outcome["documents_after_rerun"] == total_docs
                          and outcome["opens_and_answers"] in (True, None))
-    shutil.rmtree(settings.index_dir, ignore_errors=True)
+    shutil.rmtree(settings.index.index_dir, ignore_errors=True)
     return outcome
 
 
 def kill_trials(workdir: Path, trials: int, embeddings: Any, *, seed: int = 7,
                 doc_count: int = 8, repeat: int = 10) -> dict[str, Any]:
-    from bronwijzer.settings import Settings
+    from assistant.settings import Settings
     from ingest.pipeline import Ingestor
     from ingest.store import Index
 
     docs = workdir / "docs"
     write_docs(docs, doc_count, repeat)
     clean = Settings.from_env({}, index_dir=workdir / "clean-index")
-    index = Index(clean, create=True, embeddings=embeddings)
+    index = Index(clean.index, create=True, embeddings=embeddings)
     Ingestor(index)([docs])
     index.close()
     clean_ids = index_ids(clean, embeddings)["catalog"]
@@ -300,7 +300,7 @@ def web_server(index_dir: Path, workdir: Path, *, concurrency: int = 4,
                BRONWIJZER_CONCURRENCY=str(concurrency), BRONWIJZER_AUTH_FILE="")
     log = open(workdir / "serve.log", "w")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
-        [sys.executable, "-m", "bronwijzer.cli", "serve", "--index", str(index_dir),
+        [sys.executable, "-m", "cli", "serve", "--index", str(index_dir),
          "--host", "127.0.0.1", "--port", str(port)],
         env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -342,7 +342,7 @@ def load_questions(assistant: Any, dataset: Path, limit: int | None = None
     """Standalone questions (never rewritten by the follow-up rewriter, so the answer does
     not depend on history) with the chat Markdown the assistant gives for each."""
     from assistant.rewrite import needs_context
-    from assistant.web import answer_markdown
+    from assistant.web.app import answer_markdown
 
     questions = []
     for line in dataset.read_text("utf-8").splitlines():
@@ -419,7 +419,7 @@ def run_load(base_url: str, pid: int, questions: list[tuple[str, str]], *, sessi
             messages = result[0]
             users = [_content(m) for m in messages if m.get("role") == "user"]
             bots = [_content(m) for m in messages if m.get("role") == "assistant"]
-            from assistant.web import md_text
+            from assistant.web.app import md_text
 
             problem = None
             if users != [md_text(q) for q in asked]:
@@ -486,8 +486,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ARTIFACTS / "soak.json")
     args = parser.parse_args(argv)
 
-    from assistant.pipeline import Assistant
-    from bronwijzer.settings import Settings
+    from assistant.pipeline import build_assistant
+    from assistant.settings import Settings
     from ingest.embed import load_embeddings
     from ingest.pipeline import Ingestor
     from ingest.store import Index
@@ -506,11 +506,11 @@ def main(argv: list[str] | None = None) -> int:
             dataset = PROJECT / "evals" / "datasets" / "shared_corpus.jsonl"
         else:
             settings = Settings.from_env({}, index_dir=index_dir)
-            Ingestor(Index(settings, create=True, embeddings=embeddings))(
+            Ingestor(Index(settings.index, create=True, embeddings=embeddings))(
                 [PROJECT / "corpus"])
             dataset = PROJECT / "evals" / "datasets" / "sample.jsonl"
         settings = Settings.from_env({}, index_dir=index_dir)
-        assistant = Assistant(Index(settings, embeddings=embeddings), settings)
+        assistant = build_assistant(settings, embeddings=embeddings)
         questions = load_questions(assistant, dataset)
         print(f"soak: {args.sessions} sessions × {args.seconds:.0f} s, "
               f"{len(questions)} questions …", flush=True)

@@ -50,7 +50,7 @@ class Document:
     """A loaded and cleaned source document."""
 
     path: str  # absolute path of the source file
-    source: str  # file name, shown to users and used in eval datasets
+    name: str  # file name: shown to users, the `document` of its passages and of eval data
     sha256: str  # content hash of the raw file: drives incremental ingest
     title: str
     blocks: list[Block]
@@ -183,6 +183,15 @@ class Answer:
 
 
 @dataclass(frozen=True)
+class Clause:
+    """One condition of a filter: `field` of a passage, `op` one of in, >=, <=."""
+
+    field: str
+    op: str
+    value: Any
+
+
+@dataclass(frozen=True)
 class Filters:
     """Metadata filters, applied inside both retrievers (not after them)."""
 
@@ -196,18 +205,22 @@ class Filters:
         return not (self.documents or self.publishers or self.document_types
                     or self.year_min is not None or self.year_max is not None)
 
-    def matches(self, passage: Passage) -> bool:
-        if self.documents and passage.document not in self.documents:
-            return False
-        if self.publishers and (passage.publisher or "") not in self.publishers:
-            return False
-        if self.document_types and (passage.document_type or "") not in self.document_types:
-            return False
-        if self.year_min is not None and (passage.year is None or passage.year < self.year_min):
-            return False
-        return not (
-            self.year_max is not None and (passage.year is None or passage.year > self.year_max)
-        )
+    def clauses(self) -> list[Clause]:
+        """The filter as (passage field, operator, value) conditions, all of which must hold.
+
+        The one statement of what a filter means; each store translates these clauses
+        into its own query form. A passage without a year fails any year bound.
+        """
+        clauses: list[Clause] = []
+        for name, values in (("document", self.documents), ("publisher", self.publishers),
+                             ("document_type", self.document_types)):
+            if values:
+                clauses.append(Clause(name, "in", values))
+        if self.year_min is not None:
+            clauses.append(Clause("year", ">=", self.year_min))
+        if self.year_max is not None:
+            clauses.append(Clause("year", "<=", self.year_max))
+        return clauses
 
     @classmethod
     def parse(cls, expressions: list[str] | tuple[str, ...]) -> Filters:
@@ -239,19 +252,3 @@ class Filters:
                 )
         return cls(tuple(values["document"]), tuple(values["publisher"]), tuple(values["type"]),
                    year_min, year_max)
-
-    def chroma_where(self) -> dict[str, Any] | None:
-        clauses: list[dict[str, Any]] = []
-        if self.documents:
-            clauses.append({"document": {"$in": list(self.documents)}})
-        if self.publishers:
-            clauses.append({"publisher": {"$in": list(self.publishers)}})
-        if self.document_types:
-            clauses.append({"document_type": {"$in": list(self.document_types)}})
-        if self.year_min is not None:
-            clauses.append({"year": {"$gte": self.year_min}})
-        if self.year_max is not None:
-            clauses.append({"year": {"$lte": self.year_max}})
-        if not clauses:
-            return None
-        return clauses[0] if len(clauses) == 1 else {"$and": clauses}

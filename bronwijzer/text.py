@@ -27,8 +27,16 @@ _WHITESPACE = re.compile(r"\s+")
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 
 
-def normalize_whitespace(text: str) -> str:
+def flatten_whitespace(text: str) -> str:
+    """Every run of whitespace, line breaks too, as one space: text on one line."""
     return _WHITESPACE.sub(" ", text).strip()
+
+
+def tidy_whitespace(text: str) -> str:
+    """Runs of spaces collapsed and lines stripped, keeping line breaks and at most one
+    blank line: layout that chunking and headings still need."""
+    lines = [re.sub(r"[ \t]+", " ", line).strip() for line in text.split("\n")]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
 def split_sentences(text: str) -> list[str]:

@@ -17,17 +17,14 @@ field, so a dataset author can fix them all in one pass.
 from __future__ import annotations
 
 import json
-import os
-import re
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from functools import lru_cache
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bronwijzer.domain import BronwijzerError, Document
-from bronwijzer.text import normalize_whitespace
+from bronwijzer.domain import BronwijzerError
+from evals.source_text import SourceLibrary, contains
 
 QUOTE_MIN_WORDS = 8
 QUOTE_MAX_WORDS = 40
@@ -275,112 +272,6 @@ def _all_evidence(item: Item) -> list[Evidence]:
 
 
 # --- quote checking against the corpus ----------------------------------------------------
-# Hyphenation differences: "ver- keer" / "ver-\nkeer" in one text and "verkeer" in the other.
-_SPLIT_HYPHEN = re.compile(r"(?<=\w)[-\u00ad]\s+(?=[a-zà-ÿ])")
-_SOFT_HYPHEN = "\u00ad"
-
-
-def comparable(text: str) -> str:
-    """Whitespace-normalised text: what quotes are compared on."""
-    return normalize_whitespace(text.replace(_SOFT_HYPHEN, ""))
-
-
-@lru_cache(maxsize=1024)  # document texts are dehyphenated once, not once per quote
-def dehyphenated(text: str) -> str:
-    """`comparable` with line-split hyphenation joined ("ver- keer" → "verkeer")."""
-    return _SPLIT_HYPHEN.sub("", comparable(text))
-
-
-@dataclass
-class SourceText:
-    """A loaded source document as comparable text: all of it and per page."""
-
-    document: Document
-    full: str = ""
-    pages: dict[int, str] = field(default_factory=dict)
-
-    @classmethod
-    def of(cls, document: Document) -> SourceText:
-        by_page: dict[int, list[str]] = {}
-        for block in document.blocks:
-            if block.page is not None:
-                by_page.setdefault(block.page, []).append(block.text)
-        return cls(
-            document=document,
-            full=comparable(" ".join(b.text for b in document.blocks)),
-            pages={page: comparable(" ".join(texts)) for page, texts in by_page.items()},
-        )
-
-    @property
-    def paged(self) -> bool:
-        return bool(self.pages)
-
-    def pages_containing(self, quote: str) -> list[int]:
-        """Pages on which the quote starts (a quote may run onto the next page)."""
-        found = []
-        for page in sorted(self.pages):
-            spread = self.pages[page] + " " + self.pages.get(page + 1, "")
-            text = self.pages[page]
-            if contains(text, quote) or (
-                contains(spread, quote) and _starts_on_first_page(text, spread, quote)
-            ):
-                found.append(page)
-        return found
-
-
-def contains(text: str, quote: str) -> bool:
-    """Quote occurs in the text after whitespace normalisation, or after joining hyphenation."""
-    quote = comparable(quote)
-    return quote in text or dehyphenated(quote) in dehyphenated(text)
-
-
-def _starts_on_first_page(page_text: str, spread: str, quote: str) -> bool:
-    # the quote's first words must end the page: otherwise it lies wholly on the next page
-    words = comparable(quote).split()
-    head = " ".join(words[: max(1, len(words) // 3)])
-    at = dehyphenated(spread).find(dehyphenated(head))
-    return 0 <= at < len(dehyphenated(page_text))
-
-
-class SourceLibrary:
-    """Loads corpus documents once (by file name) for quote checks."""
-
-    def __init__(self, corpus: str | Path) -> None:
-        self.corpus = Path(corpus)
-        self._loaded: dict[str, SourceText | str] = {}
-
-    def preload(self, names: Iterable[str]) -> None:
-        """Load several documents in parallel: PDF text extraction dominates `eval check`."""
-        todo = sorted(set(names) - set(self._loaded))
-        workers = min(len(todo), os.cpu_count() or 1)
-        if workers < 2:
-            return
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for name, loaded in zip(todo, pool.map(_load_source, [self.corpus] * len(todo), todo),
-                                    strict=True):
-                self._loaded[name] = loaded
-
-    def get(self, name: str) -> SourceText | str:
-        """The document's text, or a problem description when it cannot be loaded."""
-        if name not in self._loaded:
-            self._loaded[name] = _load_source(self.corpus, name)
-        return self._loaded[name]
-
-
-def _load_source(corpus: Path, name: str) -> SourceText | str:
-    from ingest.load import load_document
-
-    path = corpus / name
-    if Path(name).name != name or not path.is_file():
-        return f"no file {name} in {corpus}"
-    try:
-        return SourceText.of(load_document(path))
-    except BronwijzerError as exc:
-        return f"cannot load {name} ({exc})"
-
-
 def check_quotes(items: Iterable[Item], corpus: str | Path) -> list[str]:
     """One message per evidence entry whose document is missing or whose quote is not in it.
 

@@ -8,17 +8,16 @@ unit-tested on a hand-computed example. Aggregation over item results lives in
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from bronwijzer.text import normalize_whitespace, tokens
+from assistant.cite import quote_parts
+from bronwijzer.text import flatten_whitespace, tokens
 from evals.dataset import Evidence
 
 RELEVANT_SHARE = 0.6  # share of tokens that must occur on the other side
 MIN_PASSAGE_TOKENS = 12  # the passage-in-quote branch needs a passage at least this long
-MARKER = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
 K_MAX = 10
 
 
@@ -94,11 +93,6 @@ def evidence_recall(found: Sequence[bool]) -> float:
 
 
 # --- answers --------------------------------------------------------------------------------
-def strip_markers(text: str) -> str:
-    """Answer text without [n] citation markers: what is compared with the reference."""
-    return normalize_whitespace(MARKER.sub(" ", text))
-
-
 def token_f1(prediction: str, reference: str) -> float:
     """SQuAD-style token F1 (multiset overlap of lowercase \\w+ tokens)."""
     predicted, expected = tokens(prediction), tokens(reference)
@@ -141,16 +135,10 @@ def lcs_length(a: Sequence[str], b: Sequence[str]) -> int:
 
 
 # --- citations ------------------------------------------------------------------------------
-def marker_numbers(text: str) -> list[int]:
-    """Every [n] (and [n, m]) marker number in order of appearance."""
-    return [int(n) for match in MARKER.finditer(text) for n in match.group(1).split(",")]
-
-
 def quote_is_faithful(quote: str, passage_text: str) -> bool:
-    """Every part of a citation quote (parts joined by " … ") occurs verbatim in the passage."""
-    text = normalize_whitespace(passage_text)
-    parts = [normalize_whitespace(p) for p in quote.split(" … ")]
-    parts = [p for p in parts if p]
+    """Every part of a citation quote occurs verbatim in the passage (whitespace aside)."""
+    text = flatten_whitespace(passage_text)
+    parts = [flatten_whitespace(p) for p in quote_parts(quote)]
     return bool(parts) and all(part in text for part in parts)
 
 

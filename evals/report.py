@@ -3,22 +3,28 @@
 Both are rendered from the results dictionary alone, so a report can be rebuilt from an
 old results.json. The HTML has no scripts and no external resources: plots are PNGs
 embedded as base64 data URIs and every text from the dataset or the answers is escaped.
+Table rows live in evals.report_tables, the plots in evals.report_plots.
 """
 
 from __future__ import annotations
 
-import base64
-import io
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 from typing import Any
 
-from evals.metrics import HEADLINE_METRICS
+from evals.report_plots import plot_calibration, plot_hit_curve, plot_latency, plot_tag_bars
+from evals.report_tables import (
+    calibration_rows,
+    delta_rows,
+    fmt,
+    latency,
+    summary_rows,
+    tag_rows,
+    threshold_rows,
+)
 
-SUMMARY_COLUMNS = HEADLINE_METRICS
-LOWER_IS_BETTER = {"false_refusal_rate", "caution_rate"}
 SHOWN_RETRIEVED = 5
 MAX_FAILURES_PER_KIND = 60
 
@@ -61,91 +67,6 @@ def _by_kind(found: Iterable[Failure]) -> dict[str, list[Failure]]:
     for failure in found:
         grouped[failure.kind].append(failure)
     return grouped
-
-
-# --- formatting helpers ---------------------------------------------------------------------
-def fmt(value: Any, digits: int = 3) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return str(value)
-
-
-def fmt_delta(value: float | None, metric: str = "") -> str:
-    if value is None:
-        return "–"
-    better = value < 0 if metric in LOWER_IS_BETTER or metric.startswith("latency") else value > 0
-    sign = "+" if value > 0 else ""
-    mark = "" if abs(value) < 1e-9 else (" ▲" if better else " ▼")
-    return f"{sign}{value:.3f}{mark}"
-
-
-def _latency(values: dict[str, Any], part: str, q: str) -> Any:
-    return (values.get("latency_ms") or {}).get(part, {}).get(q)
-
-
-def summary_rows(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
-    header = ["config", *SUMMARY_COLUMNS, "retrieval p50 ms", "retrieval p95 ms",
-              "answer p50 ms", "answer p95 ms"]
-    rows = []
-    for name, values in results["configs"].items():
-        marker = " (default)" if name == results["default_config"] else ""
-        rows.append([name + marker, *(fmt(values.get(c)) for c in SUMMARY_COLUMNS),
-                     *(fmt(_latency(values, part, q), 0)
-                       for part in ("retrieval", "answer") for q in ("p50", "p95"))])
-    return header, rows
-
-
-def tag_rows(results: dict[str, Any], metric: str = "hit@5"
-             ) -> tuple[list[str], list[list[str]]]:
-    configs = list(results["configs"])
-    tags = sorted({t for values in results["configs"].values() for t in values.get("by_tag", {})})
-    header = ["tag", "items", *configs]
-    rows = []
-    for tag in tags:
-        first = results["configs"][configs[0]].get("by_tag", {}).get(tag, {})
-        rows.append([tag, fmt(first.get("items")),
-                     *(fmt(results["configs"][c].get("by_tag", {}).get(tag, {}).get(metric))
-                       for c in configs)])
-    return header, rows
-
-
-def delta_rows(results: dict[str, Any]) -> tuple[list[str], list[list[str]]] | None:
-    baseline = results.get("baseline")
-    if not baseline or not baseline.get("deltas"):
-        return None
-    names = list(dict.fromkeys(m for d in baseline["deltas"].values() for m in d))
-    rows = [[config, *(fmt_delta(d.get(m), m) for m in names)]
-            for config, d in baseline["deltas"].items()]
-    return ["config", *names], rows
-
-
-def calibration_rows(results: dict[str, Any]) -> tuple[list[str], list[list[str]]] | None:
-    calibration = results.get("calibration")
-    if not calibration:
-        return None
-    stats = ("n", "min", "p10", "p25", "p50", "p75", "p90", "max")
-    rows = [[group, *(fmt(calibration[group].get(s)) for s in stats)]
-            for group in ("answerable", "unanswerable")]
-    return ["best_dense", *stats], rows
-
-
-def threshold_rows(results: dict[str, Any]) -> tuple[list[str], list[list[str]]] | None:
-    calibration = results.get("calibration")
-    if not calibration:
-        return None
-    header = ["threshold", "refusal_accuracy", "false_refusal_rate", "balanced_accuracy"]
-    picked = [("current", calibration["at_current"]), ("suggested", calibration["suggested"])]
-    rows = [[f"{fmt(row['threshold'], 4)} ({label})", *(fmt(row[h]) for h in header[1:])]
-            for label, row in picked if row]
-    previous: list[str] = []
-    for row in calibration["grid"]:  # only thresholds where the outcome changes
-        values = [fmt(row[h]) for h in header[1:]]
-        if values != previous:
-            rows.append([fmt(row["threshold"], 2), *values])
-        previous = values
-    return header, rows
 
 
 # --- Markdown -------------------------------------------------------------------------------
@@ -237,106 +158,6 @@ METRIC_NOTES_MD = (
     "unanswerable_refused_or_cautioned: unanswerable items refused or answered with the "
     "weak-evidence caution; caution_rate: answered answerable items that carry that caution."
 )
-
-
-# --- plots ----------------------------------------------------------------------------------
-def _png_data_uri(draw: Callable[[Any], None], size: tuple[float, float]) -> str:
-    """Render with a pyplot-free Figure (no global state, no display) to a data URI."""
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=size, dpi=100, layout="constrained")
-    draw(figure)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def plot_hit_curve(results: dict[str, Any]) -> str:
-    def draw(figure: Any) -> None:
-        axes = figure.subplots()
-        for name, values in results["configs"].items():
-            curve = [v if v is not None else float("nan") for v in values.get("hit_curve", [])]
-            axes.plot(range(1, len(curve) + 1), curve, marker="o", label=name,
-                      linewidth=2.5 if name == results["default_config"] else 1.2)
-        axes.set(xlabel="k", ylabel="hit@k", title="hit@k per configuration", ylim=(0, 1.02))
-        axes.set_xticks(range(1, 11))
-        axes.grid(alpha=0.3)
-        axes.legend(fontsize=8)
-
-    return _png_data_uri(draw, (7, 4))
-
-
-def plot_tag_bars(results: dict[str, Any]) -> str:
-    header, rows = tag_rows(results)
-    configs = header[2:]
-    rows = [row for row in rows if any(cell != "–" for cell in row[2:])]  # answerable tags
-
-    def draw(figure: Any) -> None:
-        axes = figure.subplots()
-        width = 0.8 / max(1, len(configs))
-        for n, config in enumerate(configs):
-            values = [_number(row[2 + n]) for row in rows]
-            axes.bar([i + n * width for i in range(len(rows))], values, width, label=config)
-        axes.set_xticks([i + 0.4 - width / 2 for i in range(len(rows))])
-        axes.set_xticklabels([f"{row[0]} ({row[1]})" for row in rows], rotation=45, ha="right",
-                             fontsize=8)
-        axes.set(ylabel="hit@5", title="hit@5 per tag (answerable items)", ylim=(0, 1.3))
-        axes.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
-        axes.legend(fontsize=8, loc="upper center", ncol=min(4, len(configs)))
-
-    return _png_data_uri(draw, (max(7.0, 0.5 * len(rows) * max(1, len(configs)) ** 0.5), 4.5))
-
-
-def plot_latency(results: dict[str, Any]) -> str:
-    configs = list(results["configs"])
-
-    def draw(figure: Any) -> None:
-        left, right = figure.subplots(1, 2)
-        for axes, key, title in ((left, "retrieval_ms", "retrieval (depth 10)"),
-                                 (right, "answer_ms", "whole answer")):
-            data = [[i[key] for i in results["items"] if i["config"] == c] or [0.0]
-                    for c in configs]
-            axes.boxplot(data, showfliers=True)
-            axes.set_xticks(range(1, len(configs) + 1))
-            axes.set_xticklabels(configs, rotation=30, ha="right", fontsize=8)
-            axes.set(ylabel="ms", title=f"latency: {title}")
-            axes.grid(alpha=0.3, axis="y")
-
-    return _png_data_uri(draw, (max(8.0, 1.2 * len(configs)), 4))
-
-
-def plot_calibration(results: dict[str, Any]) -> str | None:
-    calibration = results.get("calibration")
-    if not calibration or not calibration.get("items"):
-        return None
-
-    def draw(figure: Any) -> None:
-        axes = figure.subplots()
-        groups = {True: [], False: []}
-        for item in calibration["items"]:
-            groups[item["answerable"]].append(item["best_dense"])
-        values = [v for g in groups.values() for v in g]
-        bins = [min(values) + (max(values) - min(values) + 1e-9) * i / 30 for i in range(31)]
-        axes.hist(groups[True], bins=bins, alpha=0.6, label=f"answerable ({len(groups[True])})")
-        axes.hist(groups[False], bins=bins, alpha=0.6,
-                  label=f"unanswerable ({len(groups[False])})")
-        axes.axvline(calibration["current_threshold"], color="black", linestyle="--",
-                     label=f"threshold {calibration['current_threshold']}")
-        if calibration.get("suggested"):
-            axes.axvline(calibration["suggested"]["threshold"], color="green", linestyle=":",
-                         label=f"suggested {calibration['suggested']['threshold']}")
-        axes.set(xlabel="best dense cosine", ylabel="items",
-                 title="refusal signal per class")
-        axes.legend(fontsize=8)
-
-    return _png_data_uri(draw, (7, 3.8))
-
-
-def _number(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        return 0.0
 
 
 # --- HTML -----------------------------------------------------------------------------------
@@ -468,5 +289,5 @@ def console_summary(results: dict[str, Any]) -> str:
              + "  ans_p50ms"]
     for name, values in results["configs"].items():
         lines.append(f"{name:{width}} " + " ".join(f"{fmt(values.get(c)):>9}" for c in columns)
-                     + f"  {fmt(_latency(values, 'answer', 'p50'), 0):>9}")
+                     + f"  {fmt(latency(values, 'answer', 'p50'), 0):>9}")
     return "\n".join(lines)

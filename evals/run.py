@@ -18,18 +18,22 @@ import json
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from assistant.pipeline import Assistant
-from assistant.retrieve import Retrieval
+from assistant.answer import Answerer, make_answerer
+from assistant.cite import marker_numbers, strip_markers
+from assistant.pipeline import Assistant, build_assistant
+from assistant.settings import ANSWER_SHAPING, Settings
 from bronwijzer.domain import Answer, BronwijzerError, ScoredPassage
-from bronwijzer.settings import Settings
+from bronwijzer.settings import env_name, parse_value
 from evals import metrics
 from evals.dataset import Evidence, Item
 from evals.metrics import CitationCheck, FollowUpResult, ItemResult, RetrievedPassage
-from ingest.store import Index
+
+if TYPE_CHECKING:
+    from ingest.store import Index
 
 RETRIEVAL_DEPTH = metrics.K_MAX
 SNIPPET_CHARS = 300
@@ -42,9 +46,8 @@ BASE_CONFIGS: dict[str, dict[str, Any]] = {
     "rerank": {"fusion": "rrf", "answerer": "extractive"},
     "llm": {"fusion": "rrf", "answerer": "llm"},
 }
-# settings an evaluation must not change: they describe the index, not the assistant
-FIXED_SETTINGS = {"index_dir", "embedding_model", "chroma_url", "chunk_tokens",
-                  "chunk_overlap_tokens", "sources"}
+# a configuration may change what shapes answers, not the index it is measured on
+SETTABLE = {name for stage in ANSWER_SHAPING for name in Settings.stages()[stage].names()}
 
 
 @dataclass(frozen=True)
@@ -56,16 +59,16 @@ class RunConfig:
     def settings(self, configured: Settings) -> Settings:
         settings = configured.with_(**(BASE_CONFIGS[self.base] | self.overrides))
         settings.validate()
-        if self.base == "rerank" and not settings.reranker_model:
+        if self.base == "rerank" and not settings.retrieval.reranker_model:
             raise BronwijzerError("config rerank needs BRONWIJZER_RERANKER_MODEL")
         return settings
 
 
 def default_config_names(settings: Settings) -> list[str]:
     names = ["bm25", "dense", "hybrid"]
-    if settings.reranker_model:
+    if settings.retrieval.reranker_model:
         names.append("rerank")
-    if settings.llm_base_url and settings.llm_model:
+    if settings.llm.configured:
         names.append("llm")
     return names
 
@@ -118,23 +121,15 @@ def parse_config(name: str, settings: Settings) -> RunConfig:
 
 
 def _setting_value(config: str, key: str, raw: str, settings: Settings) -> Any:
-    known = {f.name for f in fields(Settings)}
-    if key not in known or key in FIXED_SETTINGS:
-        changeable = ", ".join(sorted(known - FIXED_SETTINGS))
-        raise BronwijzerError(f"config {config!r}: cannot set {key!r} (settable: {changeable})")
-    current = getattr(settings, key)
-    try:
-        if isinstance(current, bool):
-            return raw.lower() in {"1", "true", "yes", "on"}
-        if isinstance(current, int):
-            return int(raw)
-        if isinstance(current, float):
-            return float(raw)
-    except ValueError:
+    if key not in SETTABLE:
         raise BronwijzerError(
-            f"config {config!r}: {key}={raw!r} is not a valid {type(current).__name__}"
-        ) from None
-    return raw
+            f"config {config!r}: cannot set {key!r} (settable: {', '.join(sorted(SETTABLE))})"
+        )
+    current = getattr(getattr(settings, Settings.stage_of(key)), key)
+    try:
+        return parse_value(env_name(key), raw, current)
+    except BronwijzerError as exc:
+        raise BronwijzerError(f"config {config!r}: {exc}") from None
 
 
 # --- running --------------------------------------------------------------------------------
@@ -197,27 +192,27 @@ def run_evaluation(items: Sequence[Item], index: Index, settings: Settings,
                    share_answer_cache: bool = False) -> EvalRun:
     """Ask every item (and its follow-up) through every configuration.
 
-    share_answer_cache: configurations share one extractive answerer and so its cache of
-    sentence embeddings, which dominate answering time. Much faster over several configs
-    (the CI gate uses it), but later configs' answer latency is then measured warm.
+    share_answer_cache: extractive configurations with the same answer options share one
+    answerer and so its cache of sentence embeddings, which dominate answering time. Much
+    faster over several configs (the CI gate uses it), but later configs' answer latency
+    is then measured warm.
     """
     started = time.perf_counter()
     names = [c.name for c in configs]
     default = DEFAULT_CONFIG if DEFAULT_CONFIG in names else names[0]
     results: list[ItemResult] = []
     config_settings: dict[str, dict[str, Any]] = {}
-    shared_answerers: dict[tuple[int, int, int], Any] = {}  # answerer knobs -> answerer
+    shared_answerers: dict[Any, Answerer] = {}  # answer options -> answerer
     for config in configs:
         config_values = config.settings(settings)
-        config_settings[config.name] = _describe(config_values)
-        assistant = Assistant(index, config_values)
-        if share_answer_cache:
-            knobs = (config_values.answer_sentences, config_values.answer_embed_sentences,
-                     config_values.answer_embed_words)  # cached vectors depend on them
-            shared = shared_answerers.setdefault(knobs, assistant.extractive)
-            assistant.extractive = shared
+        config_settings[config.name] = config_values.answer_shaping()
+        answerer = None
+        if share_answer_cache and config_values.answer.answerer == "extractive":
+            answerer = shared_answerers.setdefault(config_values.answer, make_answerer(
+                config_values.answer, index.embeddings))
+        assistant = build_assistant(config_values, index=index, answerer=answerer)
         if items:  # warm-up (BM25 load, Chroma, caches): latency is measured warm for all
-            retrieve_at_depth(assistant, items[0].question)
+            assistant.retrieve(items[0].question, k=RETRIEVAL_DEPTH)
         for n, item in enumerate(items, start=1):
             results.append(evaluate_item(assistant, item, config.name))
             if progress:
@@ -226,7 +221,7 @@ def run_evaluation(items: Sequence[Item], index: Index, settings: Settings,
         dataset=dataset, default_config=default, configs=list(configs),
         config_settings=config_settings, items=results,
         unreachable=unreachable_evidence(items, index),
-        refusal_threshold=settings.refusal_threshold, seconds=time.perf_counter() - started,
+        refusal_threshold=settings.answer.refusal_threshold, seconds=time.perf_counter() - started,
     )
 
 
@@ -255,26 +250,10 @@ def unreachable_evidence(items: Sequence[Item], index: Index) -> list[str]:
     return problems
 
 
-def _describe(settings: Settings) -> dict[str, Any]:
-    keys = ("fusion", "rrf_k", "dense_weight", "bm25_weight", "candidates", "top_k",
-            "max_per_document", "reranker_model", "answerer", "answer_sentences",
-            "answer_embed_sentences", "answer_embed_words", "refusal_threshold",
-            "caution_threshold", "llm_model")
-    return {key: getattr(settings, key) for key in keys}
-
-
-def retrieve_at_depth(assistant: Assistant, question: str, k: int = RETRIEVAL_DEPTH
-                      ) -> Retrieval:
-    """Like Assistant.retrieve, but k deep: ranking metrics need 10 passages, not top_k."""
-    retrieval = assistant.retriever(question, k)
-    if assistant.reranker is not None and retrieval.passages:
-        retrieval = replace(retrieval, passages=assistant.reranker(question, retrieval.passages))
-    return retrieval
-
-
 def evaluate_item(assistant: Assistant, item: Item, config: str) -> ItemResult:
     step = time.perf_counter()
-    retrieval = retrieve_at_depth(assistant, item.question)
+    # ranking metrics need 10 passages, not top_k
+    retrieval = assistant.retrieve(item.question, k=RETRIEVAL_DEPTH)
     retrieval_ms = (time.perf_counter() - step) * 1000
     retrieved = judge_passages(retrieval.passages, item.evidence)
     passages = [s.passage for s in retrieval.passages[:RETRIEVAL_DEPTH]]
@@ -292,10 +271,10 @@ def evaluate_item(assistant: Assistant, item: Item, config: str) -> ItemResult:
         answer=answer.text, refused=answer.refused, caution=answer.caution,
         rewritten_question=answer.rewritten_question,
         citations=check_citations(answer, item.evidence),
-        markers=len(metrics.marker_numbers(answer.text)),
+        markers=len(marker_numbers(answer.text)),
         valid_markers=count_valid_markers(answer),
         answer_f1=scored[0], rouge_l=scored[1],
-        best_dense=float(retrieval.best_dense), retrieval_ms=retrieval_ms,
+        best_dense=assistant.refusal.evidence(retrieval), retrieval_ms=retrieval_ms,
         answer_ms=float(answer.timings.get("total", 0.0)),
         follow_up=evaluate_follow_up(assistant, item, answer) if item.follow_up else None,
     )
@@ -351,13 +330,13 @@ def count_valid_markers(answer: Answer) -> int:
     """Markers [n] that resolve to citation n of a passage the answerer was given."""
     provided = {s.passage.id for s in answer.passages}
     resolvable = {c.n for c in answer.citations if c.passage_id in provided}
-    return sum(n in resolvable for n in metrics.marker_numbers(answer.text))
+    return sum(n in resolvable for n in marker_numbers(answer.text))
 
 
 def _answer_scores(answer: Answer, item: Item) -> tuple[float | None, float | None]:
     if not item.answerable or answer.refused:
         return None, None
-    text = metrics.strip_markers(answer.text)
+    text = strip_markers(answer.text)
     return (metrics.token_f1(text, item.reference_answer),
             metrics.rouge_l(text, item.reference_answer))
 

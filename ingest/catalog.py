@@ -50,7 +50,7 @@ create index if not exists passages_by_document on passages(document_id, ordinal
 class DocumentRecord:
     id: str
     path: str
-    source: str
+    name: str  # file name (column `source` in the catalogue)
     sha256: str
     title: str
     publisher: str | None
@@ -150,7 +150,7 @@ class Catalog:
             conn.execute(
                 "insert into documents values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    record.id, record.path, record.source, record.sha256, record.title,
+                    record.id, record.path, record.name, record.sha256, record.title,
                     record.publisher, record.year, record.document_type, record.pages,
                     record.passages, record.ingested_at or time.time(),
                 ),

@@ -140,7 +140,7 @@ class Chunker:
         return Passage(
             id=f"{document.id}-{document.sha256[:8]}-{ordinal:04d}",
             document_id=document.id,
-            document=document.source,
+            document=document.name,
             title=document.title,
             text=text,
             ordinal=ordinal,

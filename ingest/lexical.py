@@ -74,20 +74,22 @@ class LexicalIndex:
         return [(self.ids[i], float(scores[i])) for i in top if scores[i] > 0]
 
     def mask(self, filters: Filters | None) -> np.ndarray | None:
-        if filters is None or filters.is_empty():
+        """Rows that pass the filter's clauses (Filters.clauses says what they mean)."""
+        clauses = filters.clauses() if filters else []
+        if not clauses:
             return None
+        columns = {"document": self.documents, "publisher": self.publishers,
+                   "document_type": self.document_types, "year": self.years}
         mask = np.ones(len(self.ids), dtype=bool)
-        if filters.documents:
-            mask &= np.isin(self.documents, list(filters.documents))
-        if filters.publishers:
-            mask &= np.isin(self.publishers, list(filters.publishers))
-        if filters.document_types:
-            mask &= np.isin(self.document_types, list(filters.document_types))
-        with np.errstate(invalid="ignore"):
-            if filters.year_min is not None:
-                mask &= self.years >= filters.year_min
-            if filters.year_max is not None:
-                mask &= self.years <= filters.year_max
+        with np.errstate(invalid="ignore"):  # NaN years fail every bound, as they should
+            for clause in clauses:
+                column = columns[clause.field]
+                if clause.op == "in":
+                    mask &= np.isin(column, list(clause.value))
+                elif clause.op == ">=":
+                    mask &= column >= clause.value
+                else:
+                    mask &= column <= clause.value
         return mask
 
     # --- persistence ------------------------------------------------------------

@@ -129,7 +129,7 @@ def _load(path: Path, max_bytes: int | None) -> Document:
         raise IngestError(where, "no text found")
     return Document(
         path=where,
-        source=path.name,
+        name=path.name,
         sha256=hashlib.sha256(raw).hexdigest(),
         title=parsed.title or _title_from_file_name(path),
         blocks=parsed.blocks,

@@ -29,7 +29,7 @@ EMBED_BATCH = 128  # the engine sorts a batch by length and packs it by tokens
 @dataclass
 class FileResult:
     path: str
-    source: str
+    document: str  # file name, as Passage.document
     status: str  # added | updated | unchanged | failed | removed
     pages: int | None = None
     passages: int = 0
@@ -97,8 +97,8 @@ class Ingestor:
         self.chunker = Chunker(
             embeddings.count_tokens,
             max_tokens=embeddings.max_tokens,
-            target_tokens=index.settings.chunk_tokens,
-            overlap_tokens=index.settings.chunk_overlap_tokens,
+            target_tokens=index.options.chunk_tokens,
+            overlap_tokens=index.options.chunk_overlap_tokens,
         )
         self.on_file_done = on_file_done or (lambda _result, _done, _total: None)
 
@@ -180,7 +180,7 @@ class Ingestor:
     def _prune(self) -> list[FileResult]:
         gone = [d for d in self.index.documents() if not Path(d.path).exists()]
         self.index.remove([d.id for d in gone])
-        return [FileResult(d.path, d.source, "removed", d.pages, d.passages) for d in gone]
+        return [FileResult(d.path, d.name, "removed", d.pages, d.passages) for d in gone]
 
 
 def _failure(error: IngestError, seconds: float = 0.0) -> FileResult:

@@ -55,7 +55,7 @@ class SourceCatalogue:
         The catalogue wins: it is matched explicitly by file name and reviewed by
         people, whereas a loader's title is a guess (first heading, PDF metadata).
         """
-        source = self._by_file.get(document.source)
+        source = self._by_file.get(document.name)
         if source is None:
             return document
         document.title = source.title or document.title

@@ -36,11 +36,11 @@ from bronwijzer.domain import (
     Passage,
     ServiceUnavailableError,
 )
-from bronwijzer.settings import Settings
 from ingest.catalog import Catalog, DocumentRecord
 from ingest.chunk import embedding_text
 from ingest.embed import PassageEmbeddings, embeddings_for
 from ingest.lexical import LexicalIndex
+from ingest.options import IndexOptions
 
 FORMAT_VERSION = 1
 CATALOG_FILE = "catalog.sqlite3"
@@ -91,10 +91,10 @@ def _store_error(where: str, exc: Exception) -> BronwijzerError:
 
 
 class Index:
-    def __init__(self, settings: Settings, *, create: bool = False,
+    def __init__(self, options: IndexOptions, *, create: bool = False,
                  embeddings: PassageEmbeddings | None = None) -> None:
-        self.settings = settings
-        self.directory = Path(settings.index_dir)
+        self.options = options
+        self.directory = Path(options.index_dir)
         catalog_path = self.directory / CATALOG_FILE
         if not catalog_path.exists() and not create:
             raise BronwijzerError(
@@ -121,14 +121,14 @@ class Index:
 
     # --- setup -------------------------------------------------------------------
     def _load_model(self, meta: dict[str, str]) -> PassageEmbeddings:
-        spec = self.settings.embedding_model or meta.get("embedding_spec") or DEFAULT_MODEL
-        return embeddings_for(self.settings, spec)
+        spec = self.options.embedding_model or meta.get("embedding_spec") or DEFAULT_MODEL
+        return embeddings_for(self.options, spec)
 
     def _initialise_meta(self) -> dict[str, str]:
         values = {
             "format_version": str(FORMAT_VERSION),
             "embedding_model": self.embeddings.name,
-            "embedding_spec": self.settings.embedding_model or DEFAULT_MODEL,
+            "embedding_spec": self.options.embedding_model or DEFAULT_MODEL,
             # informational: any engine of the same model may read and extend the index
             "embedding_engine": getattr(self.embeddings, "engine", ""),
             "dimension": str(self.embeddings.dimension),
@@ -158,8 +158,8 @@ class Index:
 
         chroma_settings = ChromaSettings(anonymized_telemetry=False)
         try:
-            if self.settings.chroma_url:
-                url = urlparse(self.settings.chroma_url)
+            if self.options.chroma_url:
+                url = urlparse(self.options.chroma_url)
                 client = chromadb.HttpClient(
                     host=url.hostname or "127.0.0.1", port=url.port or 8000,
                     ssl=url.scheme == "https", settings=chroma_settings,
@@ -176,12 +176,12 @@ class Index:
                 metadata={"embedding_model": self.embeddings.name},
             )
         except Exception as exc:
-            where = self.settings.chroma_url or str(self.directory / "chroma")
+            where = self.options.chroma_url or str(self.directory / "chroma")
             raise BronwijzerError(f"cannot open Chroma at {where}: {exc}") from exc
 
     @property
     def chroma_location(self) -> str:
-        return self.settings.chroma_url or str(self.directory / "chroma")
+        return self.options.chroma_url or str(self.directory / "chroma")
 
     # --- writing -----------------------------------------------------------------
     @contextmanager
@@ -210,12 +210,12 @@ class Index:
             free = shutil.disk_usage(self.directory).free
         except OSError:
             return  # cannot tell (exotic file system): let the write itself report problems
-        needed = self.settings.min_free_mb * MB + passages * BYTES_PER_PASSAGE
+        needed = self.options.min_free_mb * MB + passages * BYTES_PER_PASSAGE
         if free < needed:
             raise DiskSpaceError(
                 f"{self.directory}: not enough free disk space ({free / MB:.1f} MB free; "
                 f"this document needs about {passages * BYTES_PER_PASSAGE / MB:.1f} MB and "
-                f"BRONWIJZER_MIN_FREE_MB={self.settings.min_free_mb:g} must stay free). "
+                f"BRONWIJZER_MIN_FREE_MB={self.options.min_free_mb:g} must stay free). "
                 "Free space and run ingest again; nothing stored was changed."
             )
 
@@ -235,7 +235,7 @@ class Index:
                     documents=[p.text for p in part],
                 )
         record = DocumentRecord(
-            id=document.id, path=document.path, source=document.source,
+            id=document.id, path=document.path, name=document.name,
             sha256=document.sha256, title=document.title, publisher=document.publisher,
             year=document.year, document_type=document.document_type, pages=document.pages,
             passages=len(passages), ingested_at=time.time(),
@@ -355,7 +355,7 @@ class Index:
         visible = self.visible_ids()
         if not visible or k <= 0:
             return []
-        where = filters.chroma_where() if filters else None
+        where = chroma_where(filters)
         # ask for a few extra in case hits outside the snapshot must be skipped
         n = min(k + 10, len(visible))
         with self._chroma_errors():
@@ -393,6 +393,18 @@ class Index:
 
     def close(self) -> None:
         self.catalog.close()
+
+
+CHROMA_OPERATORS = {"in": "$in", ">=": "$gte", "<=": "$lte"}
+
+
+def chroma_where(filters: Filters | None) -> dict[str, Any] | None:
+    """Filters as a Chroma `where`; field names are the metadata keys of _chroma_metadata."""
+    clauses = [{c.field: {CHROMA_OPERATORS[c.op]: list(c.value) if c.op == "in" else c.value}}
+               for c in (filters.clauses() if filters else [])]
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
 def _chroma_metadata(passage: Passage) -> dict[str, str | int]:

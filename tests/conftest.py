@@ -24,7 +24,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
-from bronwijzer.settings import Settings
+from assistant.settings import Settings
 
 PROJECT = Path(__file__).resolve().parents[1]
 SHARED_CORPUS = PROJECT.parent / "shared" / "corpus"
@@ -47,7 +47,7 @@ def shared_corpus() -> Path:
 # passages and questions are embedded once (keyed by the model build and the exact text),
 # and again in the next run. Tests of the model itself use it directly, never this cache.
 os.environ.setdefault("BRONWIJZER_VECTOR_CACHE",
-                      str(Settings.from_env().model_cache_dir / "test-vectors.sqlite3"))
+                      str(Settings.from_env().index.model_cache_dir / "test-vectors.sqlite3"))
 
 
 @pytest.fixture(scope="session")
@@ -74,20 +74,20 @@ def shared_index(shared_corpus: Path, tmp_path_factory: pytest.TempPathFactory, 
     settings = Settings.from_env({}, index_dir=tmp_path_factory.mktemp("shared") / "index")
     # parallel workers each build their own index, one at a time: the second one finds
     # every vector in the shared cache instead of embedding the corpus at the same moment
-    with exclusive(Settings.from_env().model_cache_dir / "test-shared-index.lock"):
-        index = Index(settings, create=True, embeddings=embeddings)
-        report = Ingestor(index, sources=SourceCatalogue.load(settings.sources))([shared_corpus])
+    with exclusive(Settings.from_env().index.model_cache_dir / "test-shared-index.lock"):
+        index = Index(settings.index, create=True, embeddings=embeddings)
+        sources = SourceCatalogue.load(settings.index.sources)
+        report = Ingestor(index, sources=sources)([shared_corpus])
         index.close()
     return settings, report
 
 
 @pytest.fixture(scope="session")
 def shared_assistant(shared_index, embeddings):
-    from assistant.pipeline import Assistant
-    from ingest.store import Index
+    from assistant.pipeline import build_assistant
 
     settings, _ = shared_index
-    return Assistant(Index(settings, embeddings=embeddings), settings)
+    return build_assistant(settings, embeddings=embeddings)
 
 
 @pytest.fixture(scope="session")
@@ -97,7 +97,7 @@ def sample_index(tmp_path_factory: pytest.TempPathFactory, embeddings) -> Settin
     from ingest.store import Index
 
     settings = Settings.from_env({}, index_dir=tmp_path_factory.mktemp("sample") / "index")
-    Ingestor(Index(settings, create=True, embeddings=embeddings))([SAMPLE])
+    Ingestor(Index(settings.index, create=True, embeddings=embeddings))([SAMPLE])
     return settings
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from assistant.settings import settings_table
 from bronwijzer.domain import CAUTION_TEXT
-from bronwijzer.settings import settings_table
 from tests.conftest import PROJECT, SAMPLE
 from tests.pdf_factory import dutch_pdf, encrypted_pdf, image_only_pdf, truncated_pdf
 
@@ -19,7 +19,7 @@ from tests.pdf_factory import dutch_pdf, encrypted_pdf, image_only_pdf, truncate
 def run(*args: str, check_code: int | None = 0, **extra_env: str
         ) -> subprocess.CompletedProcess[str]:
     env = os.environ | {"PYTHONPATH": str(PROJECT)} | extra_env
-    result = subprocess.run([sys.executable, "-m", "bronwijzer.cli", *args], env=env,
+    result = subprocess.run([sys.executable, "-m", "cli", *args], env=env,
                             capture_output=True, text=True, timeout=600)
     if check_code is not None:
         assert result.returncode == check_code, result.stderr
@@ -49,7 +49,7 @@ def ingested(mixed_folder: Path, tmp_path_factory: pytest.TempPathFactory):
 
 def test_bad_files_fail_one_by_one_and_the_rest_is_stored(ingested):
     _, report = ingested
-    by_name = {f["source"]: f for f in report["files"]}
+    by_name = {f["document"]: f for f in report["files"]}
     assert by_name["beleidsnota.pdf"]["status"] == "added"
     assert by_name["beleidsnota.pdf"]["pages"] == 3 and by_name["beleidsnota.pdf"]["passages"]
     assert by_name["sample.md"]["status"] == "added"

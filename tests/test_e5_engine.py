@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from assistant.settings import Settings
 from bronwijzer.domain import IndexMismatchError
-from bronwijzer.settings import Settings
 from ingest import e5convert, e5engine
 from ingest.e5convert import (
     LONG_PROBE,
@@ -47,7 +47,7 @@ TRICKY = [
 
 @pytest.fixture(scope="module")
 def folder() -> Path:
-    return converted_folder(Settings.from_env({}).model_cache_dir)
+    return converted_folder(Settings.from_env({}).index.model_cache_dir)
 
 
 @pytest.fixture(scope="module")
@@ -207,11 +207,11 @@ def test_index_built_by_one_engine_is_used_by_the_other(tmp_path, folder) -> Non
     question = "Wat is sociale herovering?"
     for builder, reader in [(nano, fast), (fast, nano)]:
         settings = Settings.from_env({}, index_dir=tmp_path / builder.engine / "index")
-        Ingestor(Index(settings, create=True, embeddings=builder))([SAMPLE])
-        index = Index(settings, embeddings=reader)
+        Ingestor(Index(settings.index, create=True, embeddings=builder))([SAMPLE])
+        index = Index(settings.index, embeddings=reader)
         assert index.meta["embedding_engine"] == builder.engine
         hits = index.dense_search(reader.encode_query(question), 3)
-        expected = Index(settings, embeddings=builder).dense_search(
+        expected = Index(settings.index, embeddings=builder).dense_search(
             builder.encode_query(question), 3)
         assert [pid for pid, _ in hits] == [pid for pid, _ in expected]
         # and the reader can extend it: ingest again with the other engine
@@ -220,10 +220,10 @@ def test_index_built_by_one_engine_is_used_by_the_other(tmp_path, folder) -> Non
 
 def test_a_genuinely_different_model_is_still_refused(tmp_path, folder) -> None:
     settings = Settings.from_env({}, index_dir=tmp_path / "index")
-    Ingestor(Index(settings, create=True, embeddings=E5Embeddings(folder, "onnx", "onnx")))(
+    Ingestor(Index(settings.index, create=True, embeddings=E5Embeddings(folder, "onnx", "onnx")))(
         [SAMPLE])
     with pytest.raises(IndexMismatchError, match="all-MiniLM"):
-        Index(settings, embeddings=load_embeddings("minilm"))
+        Index(settings.index, embeddings=load_embeddings("minilm"))
 
 
 def test_engine_setting_is_validated() -> None:

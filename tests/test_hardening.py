@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
+from assistant.settings import Settings
 from bench import soak
 from bronwijzer.domain import REFUSAL_TEXT
-from bronwijzer.settings import Settings
 from ingest.pipeline import Ingestor
 from ingest.store import Index
 from tests import pdf_factory
@@ -53,7 +53,7 @@ def cli_env(**extra: str) -> dict[str, str]:
 
 
 def ingest_into(settings: Settings, embeddings: Any, paths: list[Path], **kwargs: Any) -> Any:
-    index = Index(settings, create=True, embeddings=embeddings)
+    index = Index(settings.index, create=True, embeddings=embeddings)
     try:
         return Ingestor(index, **kwargs)(paths)
     finally:
@@ -129,7 +129,7 @@ def test_malformed_files_fail_one_by_one_and_nothing_good_is_lost(tmp_path, embe
     index_dir = tmp_path / "index"
     every = [*good, *bad.values()]
     run = subprocess.run(
-        [sys.executable, "-m", "bronwijzer.cli", "ingest", *map(str, every),
+        [sys.executable, "-m", "cli", "ingest", *map(str, every),
          "--index", str(index_dir), "--json"],
         env=cli_env(BRONWIJZER_MAX_FILE_MB="100"), capture_output=True, text=True, timeout=900)
     assert run.returncode == 3, run.stderr[-3000:]
@@ -193,11 +193,11 @@ def test_disk_full_during_ingest_fails_that_file_and_a_rerun_completes(
         tmp_path, embeddings, monkeypatch):
     docs = soak.write_docs(tmp_path / "docs", count=4, repeat=4)
     settings = Settings.from_env({}, index_dir=tmp_path / "index")
-    index = Index(settings, create=True, embeddings=embeddings)
+    index = Index(settings.index, create=True, embeddings=embeddings)
     real_commit, real_upsert = index.catalog.replace_document, index._collection.upsert
 
     def commit(record_, passages):  # ENOSPC at the catalogue commit of document 01
-        if record_.source.startswith("01_"):
+        if record_.name.startswith("01_"):
             _enospc()
         return real_commit(record_, passages)
 
@@ -211,7 +211,7 @@ def test_disk_full_during_ingest_fails_that_file_and_a_rerun_completes(
     monkeypatch.setattr(index._collection, "upsert", upsert)
     report = Ingestor(index)(docs)
     index.close()
-    failed = {f.source: f.error for f in report.files if f.status == "failed"}
+    failed = {f.document: f.error for f in report.files if f.status == "failed"}
     assert set(failed) == {docs[1].name, docs[2].name}, report.files
     assert "No space left on device" in failed[docs[1].name]
     assert "disk is full" in failed[docs[2].name]
@@ -222,7 +222,7 @@ def test_disk_full_during_ingest_fails_that_file_and_a_rerun_completes(
     assert ok
 
     # ENOSPC while publishing the BM25 snapshot: a clear error, the old snapshot stays
-    index = Index(settings, embeddings=embeddings)
+    index = Index(settings.index, embeddings=embeddings)
     monkeypatch.setattr("ingest.lexical.LexicalIndex.save", _enospc)
     from bronwijzer.domain import BronwijzerError
 
@@ -263,7 +263,7 @@ def fill_disk(folder: Path, leave_bytes: int) -> Path:
 
 
 def cli(*args: str, timeout: float = 600, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "bronwijzer.cli", *args],
+    return subprocess.run([sys.executable, "-m", "cli", *args],
                           env=cli_env(**env), capture_output=True, text=True, timeout=timeout)
 
 
@@ -272,7 +272,7 @@ def test_real_full_disk_on_a_small_tmpfs(tmp_path, embeddings):
     """Ingest onto a real tmpfs until it is full: the disk watermark refuses each file with
     a clear error (a full disk can hang embedded Chroma mid-write), a running reader keeps
     answering, nothing committed is lost, and a rerun with space completes the index."""
-    from assistant.pipeline import Assistant
+    from assistant.pipeline import build_assistant
     from bronwijzer.domain import BronwijzerError
 
     docs = soak.write_docs(tmp_path / "docs", count=4, repeat=30)
@@ -281,7 +281,7 @@ def test_real_full_disk_on_a_small_tmpfs(tmp_path, embeddings):
         small = {"BRONWIJZER_MIN_FREE_MB": "4"}  # the default 100 MB exceeds this disk
         assert cli("ingest", str(SAMPLE), "--index", str(index_dir), **small).returncode == 0
         settings = Settings.from_env({}, index_dir=index_dir)
-        reader = Assistant(Index(settings, embeddings=embeddings), settings)
+        reader = build_assistant(settings, embeddings=embeddings)
         question = "Wat is sociale herovering volgens het rapport Perspectief bieden?"
         before = reader.ask(question)
         before_ids = soak.index_ids(settings, embeddings)["catalog"]
@@ -303,7 +303,7 @@ def test_real_full_disk_on_a_small_tmpfs(tmp_path, embeddings):
         # the catalogue or Chroma (whichever needs to write first) names itself and the cause
         assert str(index_dir) in opened.stderr and "disk" in opened.stderr, opened.stderr
         with pytest.raises(BronwijzerError, match="catalogue"):
-            Index(Settings.from_env({}, index_dir=disk / "new-index"), create=True,
+            Index(Settings.from_env({}, index_dir=disk / "new-index").index, create=True,
                   embeddings=embeddings)
         reader.index.close()
 
@@ -330,7 +330,7 @@ def test_real_full_disk_on_a_small_tmpfs(tmp_path, embeddings):
 # --- faults: the Chroma server goes away ----------------------------------------------------
 @pytest.mark.slow
 def test_chroma_server_going_away_mid_ingest_and_mid_question(tmp_path, embeddings):
-    from assistant.pipeline import STORE_DOWN_TEXT, Assistant
+    from assistant.pipeline import STORE_DOWN_TEXT, build_assistant
 
     docs = soak.write_docs(tmp_path / "docs", count=6, repeat=4)
     server = soak.ChromaServer(tmp_path / "chroma-data")
@@ -354,10 +354,10 @@ def test_chroma_server_going_away_mid_ingest_and_mid_question(tmp_path, embeddin
         from bronwijzer.domain import BronwijzerError
 
         with pytest.raises(BronwijzerError, match="cannot open Chroma"):
-            Index(settings, embeddings=embeddings)  # down: a clear message, no traceback
+            Index(settings.index, embeddings=embeddings)  # down: a clear message, no traceback
 
         server.start()  # back: the index opens and answers from what was committed
-        assistant = Assistant(Index(settings, embeddings=embeddings), settings)
+        assistant = build_assistant(settings, embeddings=embeddings)
         assert not assistant.ask("Wat vraagt de wijkaanpak van gemeenten?").refused
 
         server.kill()  # mid-question: a polite answer, no exception
@@ -396,7 +396,7 @@ def test_concurrent_chat_sessions_through_the_gradio_api(shared_index, shared_as
     questions = soak.load_questions(
         shared_assistant, PROJECT / "evals" / "datasets" / "shared_corpus.jsonl",
         limit=sessions)
-    with soak.web_server(settings.index_dir, tmp_path) as (url, pid):
+    with soak.web_server(settings.index.index_dir, tmp_path) as (url, pid):
         figures = soak.run_load(url, pid, questions, sessions=sessions, seconds=seconds)
     record("load", figures)
     assert figures["errors"] == 0, figures["error_samples"]
@@ -422,9 +422,9 @@ ODD_QUESTIONS = {
 
 @pytest.fixture(scope="module")
 def sample_assistant(sample_index, embeddings):
-    from assistant.pipeline import Assistant
+    from assistant.pipeline import build_assistant
 
-    return Assistant(Index(sample_index, embeddings=embeddings), sample_index)
+    return build_assistant(sample_index, embeddings=embeddings)
 
 
 def test_odd_questions_get_clear_polite_answers(sample_assistant):
@@ -450,7 +450,7 @@ def test_odd_questions_get_clear_polite_answers(sample_assistant):
 def test_odd_questions_through_the_web_api(sample_assistant, sample_index, tmp_path):
     from gradio_client import Client
 
-    from assistant.web import build_app
+    from assistant.web.app import build_app
 
     settings = sample_index.with_(feedback_db=tmp_path / "feedback.sqlite3")
     outcomes = {}
@@ -500,8 +500,8 @@ OBEYING_REPLIES = {
 
 @pytest.mark.slow
 def test_llm_obeying_injected_instructions_is_caught_by_citation_checks(tmp_path, embeddings):
-    from assistant.pipeline import Assistant
-    from assistant.web import answer_markdown
+    from assistant.pipeline import build_assistant
+    from assistant.web.app import answer_markdown
     from tests.fake_openai import FakeOpenAI
 
     hostile = tmp_path / "docs" / "wijkbudget.md"
@@ -512,7 +512,7 @@ def test_llm_obeying_injected_instructions_is_caught_by_citation_checks(tmp_path
         settings = Settings.from_env({}, index_dir=tmp_path / "index", answerer="llm",
                                      llm_base_url=fake.base_url, llm_model="obedient")
         ingest_into(settings, embeddings, [hostile, SAMPLE])
-        assistant = Assistant(Index(settings, embeddings=embeddings), settings)
+        assistant = build_assistant(settings, embeddings=embeddings)
         for kind, (reply, expected) in OBEYING_REPLIES.items():
             fake.answers.append(reply)
             answer = assistant.ask("Hoe groot is het wijkbudget en wie verdeelt het?")
@@ -537,7 +537,7 @@ def test_the_web_app_has_no_upload_path(sample_assistant, sample_index, tmp_path
     import gradio as gr
     import httpx
 
-    from assistant.web import WebChat, build_app, build_blocks
+    from assistant.web.app import WebChat, build_app, build_blocks
 
     settings = sample_index.with_(feedback_db=tmp_path / "feedback.sqlite3")
     blocks = build_blocks(WebChat(sample_assistant, settings))

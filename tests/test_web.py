@@ -21,7 +21,8 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from assistant.web import (
+from assistant.settings import Settings
+from assistant.web.app import (
     answer_markdown,
     build_app,
     hash_password,
@@ -40,7 +41,6 @@ from bronwijzer.domain import (
     Passage,
     ScoredPassage,
 )
-from bronwijzer.settings import Settings
 from tests.conftest import free_port, running
 
 ANSWER_TIMEOUT_MS = 90_000
@@ -119,8 +119,9 @@ def feedback_rows(db: Path, ratings: set[str], timeout: float = 15) -> list[sqli
 
 # --- fixtures ----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def shared_server(shared_assistant, tmp_path_factory) -> Iterator[tuple[str, Settings]]:
-    settings = shared_assistant.settings.with_(
+def shared_server(shared_assistant, shared_index, tmp_path_factory
+                  ) -> Iterator[tuple[str, Settings]]:
+    settings = shared_index[0].with_(
         feedback_db=tmp_path_factory.mktemp("feedback") / "feedback.sqlite3")
     with running(build_app(shared_assistant, settings)) as base_url:
         yield base_url, settings
@@ -128,7 +129,7 @@ def shared_server(shared_assistant, tmp_path_factory) -> Iterator[tuple[str, Set
 
 @pytest.fixture(scope="module")
 def hostile_server(tmp_path_factory, embeddings) -> Iterator[str]:
-    from assistant.pipeline import Assistant
+    from assistant.pipeline import build_assistant
     from ingest.pipeline import Ingestor
     from ingest.store import Index
 
@@ -138,8 +139,8 @@ def hostile_server(tmp_path_factory, embeddings) -> Iterator[str]:
     document.write_text(HOSTILE_DOCUMENT, encoding="utf-8")
     settings = Settings.from_env({}, index_dir=folder / "index",
                                  feedback_db=folder / "feedback.sqlite3")
-    Ingestor(Index(settings, create=True, embeddings=embeddings))([document])
-    assistant = Assistant(Index(settings, embeddings=embeddings), settings)
+    Ingestor(Index(settings.index, create=True, embeddings=embeddings))([document])
+    assistant = build_assistant(settings, embeddings=embeddings)
     with running(build_app(assistant, settings)) as base_url:
         yield base_url
 
@@ -199,7 +200,7 @@ def test_answer_sources_pdf_follow_up_feedback_and_handout(
     page.wait_for_selector("#feedback-status:has-text('Bedankt')")
     page.locator("#feedback-source").click()
     page.locator("#chat button[aria-label='Like']").first.click()  # 👍 on the first answer
-    rows = feedback_rows(settings.feedback_db, {"down", "wrong_source", "up"})
+    rows = feedback_rows(settings.web.feedback_db, {"down", "wrong_source", "up"})
     assert {r["rating"] for r in rows} == {"down", "wrong_source", "up"}
     assert next(r for r in rows if r["rating"] == "up")["question"] == PDF_QUESTION
     down = next(r for r in rows if r["rating"] == "down")
@@ -243,7 +244,7 @@ def test_about_view_lists_documents_and_models(browser, shared_server, shared_as
     page = open_chat(browser, base_url)
     page.get_by_role("tab", name="Over Bronwijzer").click()
     documents = shared_assistant.index.documents()
-    title = next(d.title for d in documents if d.source == PDF_DOCUMENT)
+    title = next(d.title for d in documents if d.name == PDF_DOCUMENT)
     expect(page.locator("#about-documents")).to_contain_text(title, timeout=15_000)
     status = page.inner_text("#about-status")
     assert f"{len(documents)} (" in status
@@ -300,14 +301,13 @@ def test_html_in_documents_and_questions_never_runs(browser, hostile_server, art
 # --- login and the command line ------------------------------------------------------------
 @pytest.mark.slow
 def test_login_protects_chat_and_documents(sample_index, embeddings, tmp_path) -> None:
-    from assistant.pipeline import Assistant
-    from ingest.store import Index
+    from assistant.pipeline import build_assistant
 
     auth_file = tmp_path / "auth.txt"
     auth_file.write_text(f"anna:{hash_password('correct paard', iterations=1000)}\n")
     settings = sample_index.with_(auth_file=str(auth_file),
                                   feedback_db=tmp_path / "feedback.sqlite3")
-    app = build_app(Assistant(Index(settings, embeddings=embeddings), settings), settings)
+    app = build_app(build_assistant(settings, embeddings=embeddings), settings)
     with running(app) as base_url, httpx.Client(base_url=base_url) as client:
         assert client.get("/config").status_code in (401, 403)
         assert client.get("/document/0123456789abcdef.pdf").status_code == 401
@@ -326,7 +326,7 @@ def test_cli_serve_warns_when_public_without_login(sample_index, tmp_path) -> No
     env = os.environ | {"BRONWIJZER_FEEDBACK_DB": str(tmp_path / "feedback.sqlite3"),
                         "BRONWIJZER_AUTH_FILE": ""}
     process = subprocess.Popen(
-        [sys.executable, "-m", "bronwijzer.cli", "serve", "--index", str(sample_index.index_dir),
+        [sys.executable, "-m", "cli", "serve", "--index", str(sample_index.index.index_dir),
          "--host", "0.0.0.0", "--port", str(port)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

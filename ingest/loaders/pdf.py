@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bronwijzer.domain import Block, IngestError
-from ingest.clean import clean_text, normalise_whitespace, remove_repeating_lines
+from bronwijzer.text import tidy_whitespace
+from ingest.clean import clean_text, remove_repeating_lines
 from ingest.loaders.structure import _clean_title, _Parsed, _short_cause, split_paragraphs
 
 # pypdf logs a warning for every oddity in a broken PDF; our IngestError says it once.
@@ -38,7 +39,7 @@ def split_pdf_paragraphs(page_text: str) -> list[str]:
         marked.append(line)
         if line.endswith(_SENTENCE_END) and len(line) < 0.75 * full_width:
             marked.append("")
-    return split_paragraphs(normalise_whitespace("\n".join(marked)))
+    return split_paragraphs(tidy_whitespace("\n".join(marked)))
 
 
 def _load_pdf(raw: bytes, where: str) -> _Parsed:

@@ -1,4 +1,4 @@
-"""`bronwijzer eval check|run|export-ragas`, registered by bronwijzer.cli.
+"""`bronwijzer eval check|run|export-ragas`.
 
 Handlers receive (args, settings) like the other commands; exit codes: 0 ok, 1 failed
 (invalid dataset, a --fail-under bound missed, or an error), 2 usage error.
@@ -12,13 +12,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from assistant.settings import Settings
 from bronwijzer.domain import BronwijzerError
-from bronwijzer.settings import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
-def add_eval_commands(sub: Any) -> None:
+def register(sub: Any) -> None:
     evaluation = sub.add_parser("eval", help="Evaluate retrieval and answers on a dataset.",
                                 description="Evaluate retrieval and answers on a dataset.")
     evaluation.set_defaults(handler=lambda args, settings: _usage(evaluation))
@@ -102,7 +102,7 @@ def cmd_eval_run(args: argparse.Namespace, settings: Settings) -> int:
     items = load_dataset(args.dataset)[: args.limit]
     configs = run.parse_configs(args.configs, settings)
     baseline = run.load_baseline(args.baseline) if args.baseline else None
-    index = Index(settings)
+    index = Index(settings.index)
     evaluation = run.run_evaluation(items, index, settings, configs, dataset=str(args.dataset),
                                     progress=run.stderr_progress,
                                     share_answer_cache=args.share_answer_cache)
@@ -124,12 +124,12 @@ def cmd_eval_run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_eval_export_ragas(args: argparse.Namespace, settings: Settings) -> int:
-    from assistant.pipeline import Assistant
+    from assistant.cite import strip_markers
+    from assistant.pipeline import build_assistant
     from evals.dataset import load_dataset
-    from evals.metrics import strip_markers
 
     items = load_dataset(args.dataset)[: args.limit]
-    assistant = Assistant.from_settings(settings)
+    assistant = build_assistant(settings)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     try:
         with args.out.open("w", encoding="utf-8") as out:

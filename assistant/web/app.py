@@ -42,6 +42,8 @@ import gradio as gr
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse
 
+from assistant.cite import quote_parts
+from assistant.settings import Settings
 from bronwijzer.domain import (
     CAUTION_TEXT,
     Answer,
@@ -50,7 +52,6 @@ from bronwijzer.domain import (
     Filters,
     ScoredPassage,
 )
-from bronwijzer.settings import Settings
 
 if TYPE_CHECKING:
     from assistant.pipeline import Assistant
@@ -176,9 +177,9 @@ def chat_messages(answers: Sequence[Answer], pending: tuple[str, str] | None = N
 
 # --- rendering: the sources panel (HTML built here, every text escaped) ---------------
 def highlight(text: str, quote: str) -> str:
-    """Escaped `text` with the quoted sentence(s) in <mark>; quotes may be joined by ' … '."""
+    """Escaped `text` with the quoted sentence(s) in <mark>."""
     spans: list[tuple[int, int]] = []
-    for part in quote.split(" … "):
+    for part in quote_parts(quote):
         words = part.split()
         if not words:
             continue
@@ -313,7 +314,7 @@ class WebChat:
 
         self.assistant = assistant
         self.settings = settings
-        self.feedback = FeedbackStore(settings.feedback_db)
+        self.feedback = FeedbackStore(settings.web.feedback_db)
         self.handout_root = Path(tempfile.mkdtemp(prefix="bronwijzer-handouts-"))
 
     # -- index information --
@@ -331,16 +332,12 @@ class WebChat:
         return None
 
     def settings_snapshot(self) -> dict[str, Any]:
-        s = self.settings
-        return {"answerer": self.assistant.answerer_name,
-                "embedding_model": self.assistant.index.meta.get("embedding_model", ""),
-                "fusion": s.fusion, "top_k": s.top_k, "candidates": s.candidates,
-                "rrf_k": s.rrf_k, "dense_weight": s.dense_weight, "bm25_weight": s.bm25_weight,
-                "refusal_threshold": s.refusal_threshold, "reranker_model": s.reranker_model,
-                "llm_model": s.llm_model if self.assistant.answerer_name == "llm" else ""}
+        """Everything that shaped the answers, stored with feedback to reproduce them."""
+        return {"embedding_model": self.assistant.index.meta.get("embedding_model", ""),
+                **self.settings.answer_shaping()}
 
     def examples(self) -> list[str]:
-        path = self.settings.examples_file
+        path = self.settings.web.examples_file
         if not path:
             return list(DEFAULT_EXAMPLES)
         try:
@@ -418,7 +415,7 @@ class WebChat:
         records = self.documents()
         years = sorted({d.year for d in records if d.year})
         return {
-            "documents": sorted(((d.title or d.source, d.source) for d in records),
+            "documents": sorted(((d.title or d.name, d.name) for d in records),
                                 key=lambda c: c[0].lower()),
             "publishers": sorted({d.publisher for d in records if d.publisher}),
             "types": sorted({d.document_type for d in records if d.document_type}),
@@ -428,10 +425,10 @@ class WebChat:
     def about(self) -> tuple[list[list[Any]], str]:
         stats = self.assistant.index.stats()
         rows = [[d.title, d.publisher or "", d.year or "", d.document_type or "",
-                 d.pages or "", d.passages, d.source]
+                 d.pages or "", d.passages, d.name]
                 for d in sorted(self.documents(), key=lambda d: (d.title or "").lower())]
         answerer = ("taalmodel (LLM), antwoorden met bronvermelding"
-                    if self.assistant.answerer_name == "llm"
+                    if self.assistant.answerer.name == "llm"
                     else "extractief: antwoorden bestaan uit zinnen uit de bronnen zelf")
         status = "\n".join([
             f"- **Documenten:** {stats.documents} ({stats.passages} passages)",
@@ -536,7 +533,7 @@ def _about_controls() -> list[Any]:
 def build_app(assistant: Assistant, settings: Settings) -> FastAPI:
     """FastAPI app with /health, /document/<id>.pdf and the chat at /."""
     chat = WebChat(assistant, settings)
-    users = load_auth_file(settings.auth_file) if settings.auth_file else None
+    users = load_auth_file(settings.web.auth_file) if settings.web.auth_file else None
     app = FastAPI(title="Bronwijzer", docs_url=None, redoc_url=None, openapi_url=None)
     gradio_app: dict[str, Any] = {}
 
@@ -566,7 +563,7 @@ def build_app(assistant: Assistant, settings: Settings) -> FastAPI:
                             headers={"X-Content-Type-Options": "nosniff"})
 
     blocks = build_blocks(chat)
-    blocks.queue(default_concurrency_limit=settings.concurrency)
+    blocks.queue(default_concurrency_limit=settings.web.concurrency)
     gr.mount_gradio_app(app, blocks, path="", auth=make_authenticator(users) if users else None,
                         auth_message="Log in om Bronwijzer te gebruiken.", css=CSS,
                         footer_links=[], theme=THEME, allowed_paths=[str(chat.handout_root)])
@@ -594,13 +591,13 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860) -> None
     """Load the index and assistant once, then serve the chat with uvicorn."""
     import uvicorn
 
-    from assistant.pipeline import Assistant
+    from assistant.pipeline import build_assistant
 
-    if not settings.auth_file and not is_loopback(host):
+    if not settings.web.auth_file and not is_loopback(host):
         log.warning("Bronwijzer serves on %s WITHOUT login: anyone who can reach this address "
                     "can use it. Set BRONWIJZER_AUTH_FILE to require a login.", host)
     started = time.perf_counter()
-    assistant = Assistant.from_settings(settings)
+    assistant = build_assistant(settings)
     app = build_app(assistant, settings)
     stats = assistant.index.stats()
     print(f"Bronwijzer: {stats.documents} documenten, {stats.passages} passages "

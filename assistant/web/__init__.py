@@ -1,0 +1,1 @@
+"""The Gradio web chat (imported lazily: Gradio takes seconds to load)."""

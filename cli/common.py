@@ -1,0 +1,20 @@
+"""What every command shares: exit codes and how a command is declared."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
+
+
+def command(sub: Any, name: str, handler: Callable[..., int | None], help_: str,
+            index: bool = True) -> argparse.ArgumentParser:
+    """A subcommand whose `handler(args, settings)` runs it; most take --index."""
+    p = sub.add_parser(name, help=help_, description=help_)
+    p.set_defaults(handler=handler)
+    if index:
+        p.add_argument("--index", type=Path, help="index folder (default: BRONWIJZER_INDEX_DIR)")
+    return p

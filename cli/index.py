@@ -1,0 +1,164 @@
+"""`bronwijzer ingest|stats|corpus`: building an index and looking at it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from assistant.settings import Settings
+from cli.common import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, command
+
+
+def register(sub: Any) -> None:
+    p = command(sub, "ingest", cmd_ingest, "Add files and folders (recursive) to the index.")
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    p.add_argument("--json", action="store_true", help="print a machine-readable summary")
+    p.add_argument("--prune", action="store_true", help="remove documents whose files are gone")
+
+    p = command(sub, "stats", cmd_stats, "Documents, passages and model of an index.")
+    p.add_argument("--json", action="store_true")
+
+    corpus = sub.add_parser("corpus", help="The catalogue of source documents.")
+    corpus_sub = corpus.add_subparsers(dest="corpus_command", metavar="COMMAND")
+    p = command(corpus_sub, "download", cmd_corpus_download,
+                "Fetch catalogued documents (needs network).", index=False)
+    p.add_argument("--to", type=Path, default=Path("corpus"), help="target folder")
+    command(corpus_sub, "list", cmd_corpus_list, "List catalogued documents.", index=False)
+
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.pipeline import FileResult, Ingestor
+    from ingest.sources import SourceCatalogue
+    from ingest.store import Index
+
+    missing = [str(p) for p in args.paths if not p.exists()]
+    if missing:
+        print(f"bronwijzer ingest: no such file or folder: {', '.join(missing)}", file=sys.stderr)
+        return EXIT_USAGE
+    index = Index(settings.index, create=True)
+    progress = _Progress(enabled=not args.json and sys.stderr.isatty())
+
+    def on_file_done(result: FileResult, done: int, total: int) -> None:
+        progress.update(result, done, total)
+
+    ingestor = Ingestor(
+        index, sources=SourceCatalogue.load(settings.index.sources),
+        max_bytes=int(settings.index.max_file_mb * 1024 * 1024), on_file_done=on_file_done,
+    )
+    with progress:
+        report = ingestor(args.paths, prune=args.prune)
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        _print_ingest_table(report)
+    return report.exit_code
+
+
+def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.store import Index
+
+    index = Index(settings.index)
+    stats = index.stats()
+    if args.json:
+        data = stats.to_dict() | {
+            "documents_list": [
+                {"document": d.name, "title": d.title, "pages": d.pages,
+                 "passages": d.passages, "publisher": d.publisher, "year": d.year,
+                 "document_type": d.document_type}
+                for d in index.documents()
+            ]
+        }
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    for key, value in stats.to_dict().items():
+        print(f"{key:16} {value}")
+    return EXIT_OK
+
+
+def cmd_corpus_download(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.sources import SourceCatalogue
+
+    results = SourceCatalogue.load(settings.index.sources).download(args.to)
+    for name, status in results:
+        print(f"{status:>12}  {name}" if len(status) <= 12 else f"{name}: {status}")
+    failed = [r for r in results if r[1].startswith("not ")]
+    return EXIT_PARTIAL if failed else EXIT_OK
+
+
+def cmd_corpus_list(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.sources import SourceCatalogue
+
+    for source in SourceCatalogue.load(settings.index.sources).sources:
+        year = f" ({source.year})" if source.year else ""
+        print(f"{source.title}{year} — {source.publisher or '?'} — {source.file or 'niet lokaal'}")
+    return EXIT_OK
+
+
+# --- output helpers -------------------------------------------------------------------
+class _Progress:
+    """A rich progress bar with documents and pages per second; silent when not a terminal."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._progress: Any = None
+
+    def __enter__(self) -> _Progress:
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
+            self._progress = Progress(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
+                console=Console(stderr=True), transient=False,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task("documenten", total=None, rate="")
+            self._pages = 0
+        return self
+
+    def update(self, result: Any, done: int, total: int) -> None:
+        if not self._progress:
+            return
+        self._pages += result.pages or 1
+        elapsed = self._progress.tasks[0].elapsed or 1e-9
+        rate = f"{done / elapsed:.2f} doc/s · {self._pages / elapsed:.1f} p/s · {result.document}"
+        self._progress.update(self._task, completed=done, total=total, rate=rate)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress:
+            self._progress.stop()
+
+
+def _print_ingest_table(report: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Bronwijzer ingest")
+    for column in ("bestand", "status", "pagina's", "passages", "s", "fout"):
+        table.add_column(column)
+    for f in report.files:
+        table.add_row(f.document, f.status, str(f.pages or ""), str(f.passages),
+                      f"{f.seconds:.1f}", f.error or "")
+    console = Console(stderr=False, width=160)
+    console.print(table)
+    summary = report.to_dict()["summary"]
+    console.print(
+        f"{summary['added']} nieuw, {summary['updated']} bijgewerkt, "
+        f"{summary['unchanged']} ongewijzigd, {summary['removed']} verwijderd, "
+        f"{summary['failed']} mislukt in {summary['seconds']:.1f} s "
+        f"({summary['pages_per_second']:.2f} pagina's/s). Index: "
+        f"{summary['index_documents']} documenten, {summary['index_passages']} passages, "
+        f"model {summary['embedding_model']}."
+    )
+    for f in report.failed:
+        print(f"fout: {f.path}: {f.error}", file=sys.stderr)
