@@ -32,6 +32,12 @@ def register(sub: Any) -> None:
                    help="folder with the source documents named in the evidence")
     p.set_defaults(handler=cmd_eval_check)
 
+    p = commands.add_parser("split", help="Assign tune/test halves to items without one.",
+                            description="Give every item without a split one (stratified "
+                            "by document, fixed once written) and rewrite the file.")
+    p.add_argument("dataset", type=Path, metavar="DATASET")
+    p.set_defaults(handler=cmd_eval_split)
+
     p = commands.add_parser("run", help="Run a dataset through configurations and report.",
                             description="Run every item (and follow-up) through each "
                             "configuration; write results.json, report.md and report.html.")
@@ -63,6 +69,9 @@ def _answering_args(p: argparse.ArgumentParser, *, out: str) -> None:
     p.add_argument("--index", type=Path, help="index folder (default: BRONWIJZER_INDEX_DIR)")
     p.add_argument("--out", type=Path, required=True, metavar=out)
     p.add_argument("--limit", type=int, metavar="N", help="only the first N items")
+    p.add_argument("--split", choices=["tune", "test", "all"], default=None,
+                   help="which half of the dataset: choose defaults on tune, report on test "
+                   "(default: test when the dataset is split, else all)")
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:
@@ -88,9 +97,28 @@ def cmd_eval_check(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def cmd_eval_split(args: argparse.Namespace, settings: Settings) -> int:
+    from evals.dataset import SPLITS, assign_splits, parse_dataset
+
+    _, problems = parse_dataset(args.dataset)
+    if problems:
+        print(f"bronwijzer eval split: {args.dataset} is not valid; run `bronwijzer eval "
+              "check` first", file=sys.stderr)
+        return EXIT_FAILED
+    lines = args.dataset.read_text("utf-8").splitlines()
+    rows = assign_splits([json.loads(line) for line in lines if line.strip()])
+    text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+    temporary = args.dataset.with_name(args.dataset.name + ".tmp")
+    temporary.write_text(text, encoding="utf-8")
+    temporary.replace(args.dataset)  # atomic: the dataset is never half written
+    counts = {split: sum(row["split"] == split for row in rows) for split in SPLITS}
+    print(f"{args.dataset}: " + ", ".join(f"{n} {split}" for split, n in counts.items()))
+    return EXIT_OK
+
+
 def cmd_eval_run(args: argparse.Namespace, settings: Settings) -> int:
     from evals import report, run
-    from evals.dataset import load_dataset
+    from evals.dataset import load_dataset, select_split
     from evals.metrics import parse_bounds
     from ingest.store import Index
 
@@ -99,11 +127,13 @@ def cmd_eval_run(args: argparse.Namespace, settings: Settings) -> int:
     except ValueError as exc:
         print(f"bronwijzer eval run: --fail-under {exc}", file=sys.stderr)
         return EXIT_USAGE
-    items = load_dataset(args.dataset)[: args.limit]
+    items, split = select_split(load_dataset(args.dataset), args.split)
+    items = items[: args.limit]
     configs = run.parse_configs(args.configs, settings)
     baseline = run.load_baseline(args.baseline) if args.baseline else None
     index = Index(settings.index)
-    evaluation = run.run_evaluation(items, index, settings, configs, dataset=str(args.dataset),
+    evaluation = run.run_evaluation(items, index, settings, configs,
+                                    dataset=str(args.dataset), split=split,
                                     progress=run.stderr_progress,
                                     share_answer_cache=args.share_answer_cache)
     results = evaluation.to_results(baseline, str(args.baseline) if args.baseline else None)
@@ -126,9 +156,10 @@ def cmd_eval_run(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_eval_export_ragas(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.cite import strip_markers
     from assistant.pipeline import build_assistant
-    from evals.dataset import load_dataset
+    from evals.dataset import load_dataset, select_split
 
-    items = load_dataset(args.dataset)[: args.limit]
+    items, _ = select_split(load_dataset(args.dataset), args.split)
+    items = items[: args.limit]
     assistant = build_assistant(settings)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     try:

@@ -8,7 +8,9 @@ One item per line::
      "follow_up": {"question": "…", "standalone": "…", "evidence": [{…}]}}
 
 `page` is optional (non-paged documents) and so is `follow_up`. An unanswerable item
-has "answerable": false and empty `evidence` and `reference_answer`.
+has "answerable": false and empty `evidence` and `reference_answer`. `split` ("tune" or
+"test") is the fixed half an item belongs to: defaults are chosen on tune, reported on
+test (`bronwijzer eval split` assigns it once).
 
 Validation never stops at the first problem: every error names the item id and the
 field, so a dataset author can fix them all in one pass.
@@ -16,6 +18,7 @@ field, so a dataset author can fix them all in one pass.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterable
@@ -27,6 +30,7 @@ from bronwijzer.domain import BronwijzerError
 from evals.source_text import SourceLibrary, contains
 
 QUOTE_MIN_WORDS = 8
+SPLITS = ("tune", "test")
 QUOTE_MAX_WORDS = 40
 
 
@@ -70,6 +74,7 @@ class Item:
     tags: tuple[str, ...] = ()
     follow_up: FollowUp | None = None
     line: int = 0  # 1-based line in the JSONL file, for error messages
+    split: str = ""  # "tune" (choose defaults on it) or "test" (report on it); "" = unsplit
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,7 @@ class DatasetSummary:
     follow_ups: int
     documents: dict[str, int]  # evidence entries per document
     tags: dict[str, int]
+    splits: dict[str, int]
 
     def lines(self) -> list[str]:
         out = [
@@ -90,6 +96,8 @@ class DatasetSummary:
             f"documents     {len(self.documents)}",
         ]
         out += [f"  {count:4d}  {name}" for name, count in sorted(self.documents.items())]
+        out.append("splits        "
+                   + ", ".join(f"{s} ({n})" for s, n in sorted(self.splits.items())))
         out.append("tags          " + ", ".join(f"{t} ({n})" for t, n in sorted(self.tags.items())))
         return out
 
@@ -162,8 +170,11 @@ def parse_item(raw: Any, line: int = 0) -> tuple[Item | None, list[str]]:
     follow_up = None
     if raw.get("follow_up") is not None:
         follow_up = _parse_follow_up(raw["follow_up"], label, problems)
+    split = raw.get("split", "")
+    if split not in ("", *SPLITS):
+        problems.append(f"{label}: split must be one of {', '.join(SPLITS)}, not {split!r}")
     unknown = set(raw) - {"id", "question", "answerable", "reference_answer", "evidence",
-                          "tags", "follow_up"}
+                          "tags", "follow_up", "split"}
     if unknown:
         problems.append(f"{label}: unknown field(s) {', '.join(sorted(unknown))}")
     if isinstance(question, str) and not question.strip():
@@ -185,6 +196,7 @@ def parse_item(raw: Any, line: int = 0) -> tuple[Item | None, list[str]]:
     return Item(
         id=item_id, question=question, answerable=answerable, reference_answer=reference or "",
         evidence=evidence or (), tags=tuple(tags or ()), follow_up=follow_up, line=line,
+        split=split,
     ), problems
 
 
@@ -251,6 +263,46 @@ def _duplicate_id_problems(items: list[Item]) -> list[str]:
             for item_id, where in lines.items() if len(where) > 1]
 
 
+def assign_splits(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Give every row without a split one, half tune and half test, fixed once written.
+
+    Stratified so both halves cover the same documents and kinds: rows are grouped by
+    the document of their first evidence (unanswerables by their first tag), and within
+    a group alternate tune/test in id order, starting where the group's name hashes to.
+    Rows that already have a split keep it, so adding items never moves old ones.
+    """
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        if not row.get("split"):
+            groups.setdefault(_stratum(row), []).append(row)
+    for name, members in groups.items():
+        start = hashlib.sha256(name.encode("utf-8")).digest()[0] % 2
+        for n, row in enumerate(sorted(members, key=lambda r: str(r.get("id")))):
+            row["split"] = SPLITS[(start + n) % 2]
+    return rows
+
+
+def _stratum(row: dict[str, Any]) -> str:
+    evidence = row.get("evidence") or []
+    if evidence and isinstance(evidence[0], dict):
+        return f"document:{evidence[0].get('document')}"
+    tags = row.get("tags") or ["unanswerable"]
+    return f"unanswerable:{tags[0]}"
+
+
+def select_split(items: list[Item], split: str | None) -> tuple[list[Item], str]:
+    """The items of `split` (tune, test or all); None = test when the dataset is split."""
+    if split is None:
+        split = "test" if any(item.split for item in items) else "all"
+    if split == "all":
+        return items, split
+    chosen = [item for item in items if item.split == split]
+    if not chosen:
+        raise BronwijzerError(f"no items with split {split!r} in this dataset "
+                              "(run `bronwijzer eval split DATASET` to assign halves)")
+    return chosen, split
+
+
 def summarize(items: Iterable[Item]) -> DatasetSummary:
     items = list(items)
     documents: Counter[str] = Counter()
@@ -264,6 +316,7 @@ def summarize(items: Iterable[Item]) -> DatasetSummary:
         items=len(items), answerable=answerable, unanswerable=len(items) - answerable,
         follow_ups=sum(item.follow_up is not None for item in items),
         documents=dict(documents), tags=dict(tags),
+        splits=dict(Counter(item.split or "none" for item in items)),
     )
 
 

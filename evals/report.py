@@ -86,7 +86,8 @@ def render_markdown(results: dict[str, Any]) -> str:
     parts = [
         "# Bronwijzer evaluation",
         "",
-        f"Dataset `{results.get('dataset', '')}` · {results.get('created_at', '')} · "
+        f"Dataset `{results.get('dataset', '')}` ({results.get('split', 'all')} items) · "
+        f"{results.get('created_at', '')} · "
         f"default configuration **{default}** · {results.get('seconds', 0)} s",
         "",
         "## Summary",

@@ -142,6 +142,7 @@ class EvalRun:
     items: list[ItemResult]
     refusal_threshold: float
     unreachable: list[str] = field(default_factory=list)  # evidence no passage matches
+    split: str = "all"  # the dataset half these items are (tune, test or all)
     seconds: float = 0.0
 
     def results_for(self, config: str) -> list[ItemResult]:
@@ -162,6 +163,7 @@ class EvalRun:
         ]
         results: dict[str, Any] = {
             "dataset": self.dataset,
+            "split": self.split,
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "seconds": round(self.seconds, 1),
             "default_config": self.default_config,
@@ -187,7 +189,7 @@ Progress = Callable[[str, int, int], None]
 
 
 def run_evaluation(items: Sequence[Item], index: Index, settings: Settings,
-                   configs: Sequence[RunConfig], *, dataset: str = "",
+                   configs: Sequence[RunConfig], *, dataset: str = "", split: str = "all",
                    progress: Progress | None = None,
                    share_answer_cache: bool = False) -> EvalRun:
     """Ask every item (and its follow-up) through every configuration.
@@ -218,7 +220,7 @@ def run_evaluation(items: Sequence[Item], index: Index, settings: Settings,
             if progress:
                 progress(config.name, n, len(items))
     return EvalRun(
-        dataset=dataset, default_config=default, configs=list(configs),
+        dataset=dataset, split=split, default_config=default, configs=list(configs),
         config_settings=config_settings, items=results,
         unreachable=unreachable_evidence(items, index),
         refusal_threshold=settings.answer.refusal_threshold, seconds=time.perf_counter() - started,

@@ -24,7 +24,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import numpy as np
 
@@ -34,9 +33,9 @@ from bronwijzer.domain import (
     Filters,
     IndexMismatchError,
     Passage,
-    ServiceUnavailableError,
 )
 from ingest.catalog import Catalog, DocumentRecord
+from ingest.chroma import chroma_metadata, chroma_where, open_collection, store_error
 from ingest.chunk import embedding_text
 from ingest.embed import PassageEmbeddings, embeddings_for
 from ingest.lexical import LexicalIndex
@@ -74,20 +73,6 @@ class IndexStats:
 
 class DiskSpaceError(BronwijzerError):
     """Too little free disk space to write safely; nothing was written."""
-
-
-class StoreUnavailableError(ServiceUnavailableError):
-    """The vector store cannot be reached (Chroma server down, connection refused)."""
-
-
-def _store_error(where: str, exc: Exception) -> BronwijzerError:
-    """One clear line for a failed Chroma call; connection failures get their own type."""
-    import httpx
-
-    cause = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
-    if isinstance(exc, (httpx.TransportError, ConnectionError)) or "connect" in str(exc).lower():
-        return StoreUnavailableError(f"Chroma at {where} is not reachable ({cause})")
-    return BronwijzerError(f"Chroma at {where}: write or read failed ({cause})")
 
 
 class Index:
@@ -153,31 +138,8 @@ class Index:
             )
 
     def _open_collection(self) -> Any:
-        import chromadb
-        from chromadb.config import Settings as ChromaSettings
-
-        chroma_settings = ChromaSettings(anonymized_telemetry=False)
-        try:
-            if self.options.chroma_url:
-                url = urlparse(self.options.chroma_url)
-                client = chromadb.HttpClient(
-                    host=url.hostname or "127.0.0.1", port=url.port or 8000,
-                    ssl=url.scheme == "https", settings=chroma_settings,
-                )
-            else:
-                client = chromadb.PersistentClient(
-                    path=str(self.directory / "chroma"), settings=chroma_settings
-                )
-            # embedding_function=None: Chroma must never fetch its default model;
-            # we always pass vectors from our own model.
-            return client.get_or_create_collection(
-                self.meta["collection"], embedding_function=None,
-                configuration={"hnsw": {"space": "cosine"}},
-                metadata={"embedding_model": self.embeddings.name},
-            )
-        except Exception as exc:
-            where = self.options.chroma_url or str(self.directory / "chroma")
-            raise BronwijzerError(f"cannot open Chroma at {where}: {exc}") from exc
+        return open_collection(self.options.chroma_url, self.directory / "chroma",
+                               self.meta["collection"], self.embeddings.name)
 
     @property
     def chroma_location(self) -> str:
@@ -231,7 +193,7 @@ class Index:
                 self._collection.upsert(
                     ids=[p.id for p in part],
                     embeddings=vectors[start : start + batch].tolist(),
-                    metadatas=[_chroma_metadata(p) for p in part],
+                    metadatas=[chroma_metadata(p) for p in part],
                     documents=[p.text for p in part],
                 )
         record = DocumentRecord(
@@ -265,7 +227,7 @@ class Index:
         except BronwijzerError:
             raise
         except Exception as exc:
-            raise _store_error(self.chroma_location, exc) from exc
+            raise store_error(self.chroma_location, exc) from exc
 
     def remove(self, document_ids: list[str]) -> int:
         ids: list[str] = []
@@ -393,33 +355,3 @@ class Index:
 
     def close(self) -> None:
         self.catalog.close()
-
-
-CHROMA_OPERATORS = {"in": "$in", ">=": "$gte", "<=": "$lte"}
-
-
-def chroma_where(filters: Filters | None) -> dict[str, Any] | None:
-    """Filters as a Chroma `where`; field names are the metadata keys of _chroma_metadata."""
-    clauses = [{c.field: {CHROMA_OPERATORS[c.op]: list(c.value) if c.op == "in" else c.value}}
-               for c in (filters.clauses() if filters else [])]
-    if not clauses:
-        return None
-    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
-
-
-def _chroma_metadata(passage: Passage) -> dict[str, str | int]:
-    meta: dict[str, str | int] = {
-        "document": passage.document,
-        "document_id": passage.document_id,
-        "ordinal": passage.ordinal,
-    }
-    for key in ("publisher", "document_type"):
-        value = getattr(passage, key)
-        if value:
-            meta[key] = value
-    if passage.year is not None:
-        meta["year"] = int(passage.year)
-    if passage.page_start is not None:
-        meta["page"] = passage.page_start
-    return meta
-

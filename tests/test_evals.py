@@ -18,34 +18,35 @@ from assistant.cite import marker_numbers, strip_markers
 from bronwijzer.domain import BronwijzerError
 from cli.main import main
 from evals import metrics, run
-from evals.dataset import Evidence, check_quotes, parse_dataset, summarize
+from evals.dataset import Evidence, check_quotes, parse_dataset, parse_item, summarize
 from evals.report import console_summary, write_reports
 
 DATASETS = PROJECT / "evals" / "datasets"
 SAMPLE_DATASET = DATASETS / "sample.jsonl"
 SHARED_DATASET = DATASETS / "shared_corpus.jsonl"
 
-# CI gate: measured floors for the default (hybrid) configuration on shared_corpus.jsonl
-# with the default settings, set just below the measured values. The lead tunes these;
-# raise them when the pipeline improves, never lower them to make a regression pass.
-GATE_FLOORS = {  # measured 2026-11-28, default settings; measured value in the comment
-    "hit@1": 0.62,  # 0.645
-    "hit@5": 0.84,  # 0.879
-    "hit@10": 0.87,  # 0.907
-    "mrr@10": 0.71,  # 0.740
-    "ndcg@10": 0.74,  # 0.770
-    "recall@10": 0.85,  # 0.888
+# CI gate: floors for the default (hybrid) configuration on the TEST half of
+# shared_corpus.jsonl (63 items; defaults are chosen on the tune half), set just below the
+# measured values. Raise them when the pipeline improves, never lower them to make a
+# regression pass.
+GATE_FLOORS = {  # measured 2026-11-29 on the test half; measured value in the comment
+    "hit@1": 0.57,  # 0.604
+    "hit@5": 0.83,  # 0.868
+    "hit@10": 0.87,  # 0.906
+    "mrr@10": 0.69,  # 0.718
+    "ndcg@10": 0.72,  # 0.749
+    "recall@10": 0.85,  # 0.877
     "citation_validity": 0.99,  # 1.000
     "quote_fidelity": 0.99,  # 1.000
-    "citation_precision": 0.43,  # 0.468
-    "answer_f1": 0.24,  # 0.263
-    "followup_hit@5": 0.70,  # 0.741-0.815 across runs: one follow-up flips with the rewrite
-    "refusal_accuracy": 0.15,  # 0.20-0.35 between thresholds 0.85 and 0.86
-    "unanswerable_refused_or_cautioned": 0.50,  # 0.60 (caution below 0.875)
+    "citation_precision": 0.42,  # 0.457
+    "answer_f1": 0.24,  # 0.265
+    "followup_hit@5": 0.68,  # 0.789 (19 follow-ups: one flips with the rewrite)
+    "refusal_accuracy": 0.10,  # 0.20 (10 unanswerables)
+    "unanswerable_refused_or_cautioned": 0.50,  # 0.70
 }
 GATE_CEILINGS = {
-    "false_refusal_rate": 0.07,  # 0.019-0.065 between thresholds 0.85 and 0.86
-    "caution_rate": 0.25,  # 0.196
+    "false_refusal_rate": 0.08,  # 0.038
+    "caution_rate": 0.28,  # 0.216
 }
 
 DOC = "nota.md"
@@ -322,15 +323,15 @@ def test_export_ragas(sample_index, tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_ci_gate_on_the_shared_corpus(shared_index, embeddings, artifacts: Path,
                                       capsys) -> None:
-    from evals.dataset import load_dataset
+    from evals.dataset import load_dataset, select_split
     from ingest.store import Index
 
     settings, _ = shared_index
-    items = load_dataset(SHARED_DATASET)
+    items, split = select_split(load_dataset(SHARED_DATASET), "test")
     configs = run.parse_configs("bm25,dense,hybrid", settings)
     # a shared sentence-embedding cache keeps the three configurations within minutes
     evaluation = run.run_evaluation(items, Index(settings.index, embeddings=embeddings), settings,
-                                    configs, dataset=str(SHARED_DATASET),
+                                    configs, dataset=str(SHARED_DATASET), split=split,
                                     share_answer_cache=True)
     results = evaluation.to_results()
     run.write_results(results, artifacts / "eval-shared")
@@ -344,3 +345,37 @@ def test_ci_gate_on_the_shared_corpus(shared_index, embeddings, artifacts: Path,
                if hybrid[name] is None or hybrid[name] > ceiling]
     assert not missed, "hybrid below its measured floors: " + "; ".join(missed)
     assert all(not math.isnan(v) for v in hybrid["hit_curve"] if v is not None)
+
+
+# --- tune/test halves -----------------------------------------------------------------------
+def test_splits_are_stratified_fixed_and_never_move() -> None:
+    from evals.dataset import assign_splits, select_split
+
+    rows = [{"id": f"x-{n:02d}", "evidence": [{"document": f"d{n % 3}.md"}]} for n in range(12)]
+    rows += [{"id": f"u-{n}", "evidence": [], "tags": ["near_miss"]} for n in range(4)]
+    first = assign_splits([dict(r) for r in rows])
+    assert [r["split"] for r in first] == [r["split"] for r in assign_splits(
+        [dict(r) for r in rows])]  # deterministic
+    for group in ("d0.md", "d1.md", "d2.md"):
+        halves = [r["split"] for r in first if r["evidence"] and
+                  r["evidence"][0]["document"] == group]
+        assert sorted(halves) == ["test", "test", "tune", "tune"]
+    assert sorted(r["split"] for r in first if not r["evidence"]) == ["test", "test", "tune",
+                                                                      "tune"]
+    grown = assign_splits([dict(r) for r in first] + [{"id": "x-99", "evidence": []}])
+    assert [r["split"] for r in grown[:-1]] == [r["split"] for r in first]  # old ones stay
+    items = [parse_item(dict(_item(f"t-{n}"), split=s))[0] for n, s in
+             enumerate(["tune", "test", "test"])]
+    assert [i.id for i in select_split(items, None)[0]] == ["t-1", "t-2"]
+    assert select_split(items, "all")[0] == items
+    assert parse_item(dict(_item(), split="train"))[1]  # only tune or test
+
+
+def test_the_shipped_datasets_are_split_in_halves() -> None:
+    from collections import Counter
+
+    from evals.dataset import load_dataset
+
+    items = load_dataset(SHARED_DATASET)
+    counts = Counter(item.split for item in items)
+    assert set(counts) == {"tune", "test"} and abs(counts["tune"] - counts["test"]) <= 3
