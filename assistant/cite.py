@@ -12,12 +12,12 @@ import re
 from dataclasses import dataclass
 
 from bronwijzer.domain import Citation, ScoredPassage
-from bronwijzer.text import flatten_whitespace, split_sentences, stems
+from bronwijzer.text import flatten_whitespace, sentence_spans, split_sentences, stems
 
 log = logging.getLogger(__name__)
 
 MARKER = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
-# sentences of one passage quoted under one marker are joined by this in Citation.quote
+# older answers (stored feedback) joined sentences of one passage with this in one quote
 QUOTE_JOIN = " … "
 
 
@@ -28,22 +28,35 @@ class CitedText:
     invalid_markers: list[int]
 
 
-def cite_quotes(quotes: list[tuple[str, ScoredPassage]]) -> CitedText:
-    """Extractive answers: each quote is followed by the marker of its passage."""
-    numbers: dict[str, int] = {}
-    citations: list[Citation] = []
-    parts: list[str] = []
-    for quote, scored in quotes:
-        passage = scored.passage
-        if passage.id not in numbers:
-            numbers[passage.id] = len(numbers) + 1
-            citations.append(_citation(numbers[passage.id], scored, [quote]))
+@dataclass(frozen=True)
+class Quote:
+    """A contiguous span of a passage's text, and how it reads in the answer."""
+
+    scored: ScoredPassage
+    start: int
+    end: int
+    position: int  # sentence number in the passage: adjacent quotes are merged
+
+    @property
+    def text(self) -> str:
+        return flatten_whitespace(self.scored.passage.text[self.start:self.end])
+
+
+def cite_quotes(quotes: list[Quote]) -> CitedText:
+    """Extractive answers: each quote, then its own marker. Quotes of the same passage
+    that are next to each other become one quote; others get separate citations, so a
+    quote never joins text that is not contiguous in its passage."""
+    merged: list[Quote] = []
+    for quote in quotes:
+        last = merged[-1] if merged else None
+        if (last and last.scored.passage.id == quote.scored.passage.id
+                and quote.position == last.position + 1):
+            merged[-1] = Quote(last.scored, last.start, quote.end, quote.position)
         else:
-            n = numbers[passage.id]
-            old = citations[n - 1]
-            citations[n - 1] = _citation(n, scored, [old.quote, quote])
-        parts.append(f"{quote} [{numbers[passage.id]}]")
-    return CitedText(" ".join(parts), citations, [])
+            merged.append(quote)
+    citations = [_citation(n, q.scored, q.start, q.end) for n, q in enumerate(merged, start=1)]
+    text = " ".join(f"{q.text} [{n}]" for n, q in enumerate(merged, start=1))
+    return CitedText(text, citations, [])
 
 
 def validate_markers(text: str, provided: list[ScoredPassage]) -> CitedText:
@@ -70,7 +83,7 @@ def validate_markers(text: str, provided: list[ScoredPassage]) -> CitedText:
     for original, n in sorted(renumber.items(), key=lambda item: item[1]):
         scored = provided[original - 1]
         claims = _sentences_citing(cleaned, n)
-        citations.append(_citation(n, scored, [best_supporting_sentence(claims, scored)]))
+        citations.append(_citation(n, scored, *best_supporting_sentence(claims, scored)))
     return CitedText(cleaned, citations, invalid)
 
 
@@ -79,19 +92,20 @@ def _sentences_citing(text: str, n: int) -> str:
     return " ".join(s for s in split_sentences(text) if marker in s) or text
 
 
-def best_supporting_sentence(claim: str, scored: ScoredPassage) -> str:
-    """The passage sentence sharing most content words with the claim: the quote to show."""
+def best_supporting_sentence(claim: str, scored: ScoredPassage) -> tuple[int, int]:
+    """The span of the passage sentence sharing most content words with the claim."""
     claim_stems = set(stems(MARKER.sub("", claim)))
-    sentences = split_sentences(scored.passage.text) or [scored.passage.text]
-    return max(sentences, key=lambda s: len(claim_stems & set(stems(s))))
+    text = scored.passage.text
+    spans = sentence_spans(text) or [(0, len(text))]
+    return max(spans, key=lambda span: len(claim_stems & set(stems(text[span[0]:span[1]]))))
 
 
-def _citation(n: int, scored: ScoredPassage, quotes: list[str]) -> Citation:
+def _citation(n: int, scored: ScoredPassage, start: int, end: int) -> Citation:
     passage = scored.passage
     return Citation(
         n=n, passage_id=passage.id, document=passage.document, title=passage.title,
-        page=passage.page, quote=QUOTE_JOIN.join(q for q in quotes if q),
-        section=passage.section,
+        page=passage.page, quote=passage.text[start:end], section=passage.section,
+        locator=passage.locator(), start=start, end=end,
     )
 
 

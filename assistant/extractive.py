@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from assistant.answer import Draft
-from assistant.cite import CitedText, cite_quotes
+from assistant.cite import CitedText, Quote, cite_quotes
 from assistant.retrieve import Retrieval
 from bronwijzer.domain import ScoredPassage
 from bronwijzer.text import flatten_whitespace, sentence_spans, stems, tokens
@@ -28,7 +28,7 @@ RANK_WEIGHT = 0.08
 MIN_WORDS = 5
 MAX_WORDS = 90
 # "1. ", "a. ", "2° ", "- " before a law member or list item: not part of the claim
-ENUMERATOR = re.compile(r"^(?:\(?\d{1,3}[a-z]?[.)°]|[a-z][.)]|[•\-–])\s+")
+ENUMERATOR = re.compile(r"(?:\(?\d{1,3}[a-z]?[.)°]|[a-z][.)]|[•\-–])\s+")  # used with .match
 # Formulaic clauses of Dutch regulations that share words with almost any question
 # about the regulation but answer none (unless the question is about them).
 FORMULAIC = (
@@ -42,11 +42,13 @@ FORMULAIC = (
 
 @dataclass(frozen=True)
 class Candidate:
-    text: str
+    text: str  # the sentence as it reads in the answer (one line, no enumerator)
     passage_rank: int
     position: int  # sentence offset within its passage, for coherent ordering
     scored: ScoredPassage
     lexical: float
+    start: int  # the sentence's span in the passage text: what the citation quotes
+    end: int
 
 
 class ExtractiveAnswerer:
@@ -102,7 +104,7 @@ class ExtractiveAnswerer:
             chosen.append(candidate)
         # read in document order: by passage rank, then by position in the passage
         chosen.sort(key=lambda c: (c.passage_rank, c.position))
-        return cite_quotes([(c.text, c.scored) for c in chosen])
+        return cite_quotes([Quote(c.scored, c.start, c.end, c.position) for c in chosen])
 
     def candidates(self, question: str, passages: list[ScoredPassage]) -> list[Candidate]:
         question_stems = set(stems(question))
@@ -110,7 +112,9 @@ class ExtractiveAnswerer:
         for rank, scored in enumerate(passages):
             text = scored.passage.text
             for position, (start, end) in enumerate(sentence_spans(text)):
-                sentence = ENUMERATOR.sub("", flatten_whitespace(text[start:end]))
+                enumerator = ENUMERATOR.match(text, start, end)
+                start = enumerator.end() if enumerator else start
+                sentence = flatten_whitespace(text[start:end])
                 words = len(tokens(sentence))
                 if not MIN_WORDS <= words <= MAX_WORDS or not _looks_like_prose(sentence):
                     continue
@@ -119,7 +123,7 @@ class ExtractiveAnswerer:
                 sentence_stems = set(stems(sentence))
                 lexical = (len(question_stems & sentence_stems) / len(question_stems)
                            if question_stems else 0.0)
-                result.append(Candidate(sentence, rank, position, scored, lexical))
+                result.append(Candidate(sentence, rank, position, scored, lexical, start, end))
         return result
 
     @staticmethod

@@ -74,15 +74,15 @@ def closest_passages_markdown(passages: Sequence[Passage]) -> list[str]:
 
 
 def source_line(title: str, passage: Passage | None, page: int | None) -> str:
-    """'Title (publisher, year), p. 3' with whatever metadata is known."""
+    """'Title (publisher, year), p. 3' (or 'art. 172') with whatever metadata is known."""
     details = [str(v) for v in (passage.publisher, passage.year) if v] if passage else []
     text = markdown_escape(title)
     if details:
         text += f" ({markdown_escape(', '.join(details))})"
     if page:
         text += f", p. {page}"
-    elif passage is not None and passage.section:
-        text += f", {markdown_escape(passage.section)}"
+    elif passage is not None and passage.locator():
+        text += f", {markdown_escape(passage.locator())}"
     return text
 
 

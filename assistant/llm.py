@@ -78,7 +78,7 @@ def format_passages(passages: list[ScoredPassage]) -> str:
     blocks = []
     for n, scored in enumerate(passages, start=1):
         p = scored.passage
-        where = ", ".join(x for x in (p.title, p.location()) if x)
+        where = ", ".join(x for x in (p.title, p.locator()) if x)
         blocks.append(f"[{n}] ({where})\n{p.text}")
     return "\n\n".join(blocks)
 

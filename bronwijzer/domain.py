@@ -6,8 +6,12 @@ Pages are 1-based everywhere in this module: loaders convert from pypdf's
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+# a section heading that names a law article: "Artikel 172", "Artikel 13b"
+ARTICLE = re.compile(r"^Artikel\s+([0-9]+[a-z]*(?:\.[0-9]+)*)\b", re.I)
 
 
 class BronwijzerError(Exception):
@@ -102,13 +106,19 @@ class Passage:
         names = cls.__dataclass_fields__.keys()
         return cls(**{k: v for k, v in data.items() if k in names})
 
-    def location(self) -> str:
-        """Human-readable place, e.g. 'p. 3' or 'p. 3–4' or the section."""
-        if self.page_start is None:
-            return self.section or ""
-        if self.page_end and self.page_end != self.page_start:
-            return f"p. {self.page_start}–{self.page_end}"
-        return f"p. {self.page_start}"
+    def locator(self) -> str:
+        """Where a reader finds the passage: 'p. 3' or 'p. 3–4' in a paged document;
+        in a law without pages its article ('art. 172'); else its innermost section."""
+        if self.page_start is not None:
+            if self.page_end and self.page_end != self.page_start:
+                return f"p. {self.page_start}–{self.page_end}"
+            return f"p. {self.page_start}"
+        parts = [part.strip() for part in self.section.split("›") if part.strip()]
+        for part in reversed(parts):
+            article = ARTICLE.match(part)
+            if article:
+                return f"art. {article.group(1)}"
+        return parts[-1] if parts else ""
 
 
 @dataclass(frozen=True)
@@ -142,8 +152,11 @@ class Citation:
     document: str
     title: str
     page: int | None
-    quote: str  # the cited sentence(s), verbatim from the passage
+    quote: str  # verbatim and contiguous: passage.text[start:end] == quote
     section: str = ""
+    locator: str = ""  # 'p. 3', 'art. 172': Passage.locator()
+    start: int = 0  # character offsets of the quote in the passage text
+    end: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

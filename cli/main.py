@@ -137,12 +137,12 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         print("Dichtstbijzijnde passages:")
         for scored in answer.passages[:3]:
             p = scored.passage
-            print(f"- {p.title} ({p.document}{', ' + p.location() if p.location() else ''})")
+            print(f"- {p.title} ({p.document}{', ' + p.locator() if p.locator() else ''})")
     else:
         print("Bronnen:")
         for c in answer.citations:
-            page = f", p. {c.page}" if c.page else ""
-            print(f"[{c.n}] {c.title} ({c.document}{page})")
+            where = f", {c.locator}" if c.locator else ""
+            print(f"[{c.n}] {c.title} ({c.document}{where})")
     return EXIT_OK
 
 

@@ -12,8 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from assistant.cite import quote_parts
-from bronwijzer.text import flatten_whitespace, tokens
+from bronwijzer.text import tokens
 from evals.dataset import Evidence
 
 RELEVANT_SHARE = 0.6  # share of tokens that must occur on the other side
@@ -135,11 +134,9 @@ def lcs_length(a: Sequence[str], b: Sequence[str]) -> int:
 
 
 # --- citations ------------------------------------------------------------------------------
-def quote_is_faithful(quote: str, passage_text: str) -> bool:
-    """Every part of a citation quote occurs verbatim in the passage (whitespace aside)."""
-    text = flatten_whitespace(passage_text)
-    parts = [flatten_whitespace(p) for p in quote_parts(quote)]
-    return bool(parts) and all(part in text for part in parts)
+def quote_is_exact(quote: str, start: int, end: int, passage_text: str) -> bool:
+    """The quote is exactly the passage's text between its offsets: verbatim, contiguous."""
+    return bool(quote) and passage_text[start:end] == quote
 
 
 # --- latency --------------------------------------------------------------------------------
@@ -213,7 +210,7 @@ class CitationCheck:
     page: int | None
     quote: str
     relevant: bool  # the cited passage is relevant to the item's evidence
-    faithful: bool  # the quote occurs verbatim in the cited passage
+    faithful: bool  # the quote is passage.text[start:end] of the cited passage
 
 
 @dataclass

@@ -323,7 +323,8 @@ def check_citations(answer: Answer, evidence: Sequence[Evidence]) -> list[Citati
             relevant=passage is not None
             and metrics.relevant_to_any(passage.document, passage.text, evidence),
             faithful=passage is not None
-            and metrics.quote_is_faithful(citation.quote, passage.text),
+            and metrics.quote_is_exact(citation.quote, citation.start, citation.end,
+                                       passage.text),
         ))
     return checks
 

@@ -123,9 +123,9 @@ def test_citation_helpers() -> None:
     assert strip_markers("Zin een. [1] Zin twee. [2]") == "Zin een. Zin twee."
     assert strip_markers("Zin een [1, 2]. Zin twee [3].") == "Zin een. Zin twee."
     passage = "Eerste zin  over\nde wijk. Tweede zin over de stad."
-    assert metrics.quote_is_faithful("Eerste zin over de wijk. … Tweede zin over de stad.",
-                                     passage)
-    assert not metrics.quote_is_faithful("Eerste zin over de wijk. … Derde zin.", passage)
+    assert metrics.quote_is_exact("Tweede zin over de stad.", 26, 50, passage)
+    assert not metrics.quote_is_exact("Eerste zin over de wijk.", 0, 24, passage)  # not verbatim
+    assert not metrics.quote_is_exact("Tweede zin", 0, 10, passage)  # wrong offsets
 
 
 def test_percentile_bounds_and_calibration() -> None:

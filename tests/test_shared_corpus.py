@@ -82,6 +82,9 @@ def test_extractive_answers_quote_their_cited_passages(shared_assistant):
             assert citation.passage_id in provided, item["id"]  # every [n] resolves
             passage = provided[citation.passage_id]
             assert citation.document == passage.document and citation.page == passage.page
+            # the quote is exactly the passage text between its offsets: nothing joined
+            assert passage.text[citation.start:citation.end] == citation.quote, item["id"]
+            assert citation.locator == passage.locator() and citation.locator, item["id"]
         numbers = {c.n: c for c in answer.citations}
         # every answer sentence is a verbatim quote from the passage it cites
         for sentence, n in re.findall(r"(.+?) \[(\d+)\](?:\s|$)", answer.text):
@@ -129,3 +132,12 @@ def test_answers_are_deterministic(shared_assistant):
     assert first.text == second.text and first.refused == second.refused
     assert [p.passage.id for p in first.passages] == [p.passage.id for p in second.passages]
 
+
+
+def test_law_citations_name_the_article(shared_assistant):
+    answer = shared_assistant.ask(
+        "Wie is binnen de gemeente verantwoordelijk voor het handhaven van de openbare orde?")
+    assert not answer.refused
+    laws = [c for c in answer.citations if c.document == "gemeentewet_BWBR0005416.md"]
+    assert laws and all(re.fullmatch(r"art\. \d+[a-z]*", c.locator) for c in laws)
+    assert all(c.page is None for c in laws)  # a law text has no pages: the article instead

@@ -81,3 +81,39 @@ def test_a_sentence_longer_than_the_limit_is_cut_not_truncated(embeddings):
     assert " ".join(p.text for p in passages).split() == words.split()
     assert all(embeddings.count_tokens(embedding_text(p)) <= embeddings.max_tokens
                for p in passages)
+
+
+def test_locators_are_pages_articles_or_sections():
+    from bronwijzer.domain import Passage
+
+    def passage(**fields):
+        return Passage(id="p", document_id="d", document="x", title="T", text="t", ordinal=0,
+                       **fields)
+
+    assert passage(page_start=3, page_end=3).locator() == "p. 3"
+    assert passage(page_start=3, page_end=4).locator() == "p. 3–4"
+    assert passage(section="Titel I Begripsbepalingen › Artikel 172a").locator() == "art. 172a"
+    assert passage(section="Hoofdstuk 2 › Artikel 2.3.1 › Toelichting").locator() == "art. 2.3.1"
+    assert passage(section="1 Inleiding › 1.1 Algemeen").locator() == "1.1 Algemeen"
+    assert passage().locator() == ""
+
+
+def test_quotes_are_exact_spans_and_never_join_separate_sentences():
+    from assistant.cite import Quote, cite_quotes
+    from bronwijzer.domain import Passage, ScoredPassage
+
+    text = "Eerste zin over de wijk.  Tweede zin\nover de stad. Derde zin over het dorp."
+    scored = ScoredPassage(Passage(id="p1", document_id="d", document="x.md", title="T",
+                                   text=text, ordinal=0, section="Artikel 4"), 1.0)
+    second, third = text.index("Tweede"), text.index("Derde")
+    spans = [(0, 24), (second, third - 1), (third, len(text))]
+    adjacent = cite_quotes([Quote(scored, *spans[0], 0), Quote(scored, *spans[1], 1)])
+    assert len(adjacent.citations) == 1  # neighbours: one contiguous quote
+    apart = cite_quotes([Quote(scored, *spans[0], 0), Quote(scored, *spans[2], 2)])
+    assert [c.n for c in apart.citations] == [1, 2]  # not neighbours: two citations
+    assert apart.text == "Eerste zin over de wijk. [1] Derde zin over het dorp. [2]"
+    for cited in (adjacent, apart):
+        for citation in cited.citations:
+            assert text[citation.start:citation.end] == citation.quote
+            assert citation.locator == "art. 4"
+    assert adjacent.citations[0].quote == text[:third - 1]
