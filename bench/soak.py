@@ -342,7 +342,7 @@ def load_questions(assistant: Any, dataset: Path, limit: int | None = None
     """Standalone questions (never rewritten by the follow-up rewriter, so the answer does
     not depend on history) with the chat Markdown the assistant gives for each."""
     from assistant.rewrite import needs_context
-    from assistant.web.app import answer_markdown
+    from assistant.web.render import answer_markdown
 
     questions = []
     for line in dataset.read_text("utf-8").splitlines():
@@ -419,7 +419,7 @@ def run_load(base_url: str, pid: int, questions: list[tuple[str, str]], *, sessi
             messages = result[0]
             users = [_content(m) for m in messages if m.get("role") == "user"]
             bots = [_content(m) for m in messages if m.get("role") == "assistant"]
-            from assistant.web.app import md_text
+            from assistant.web.render import md_text
 
             problem = None
             if users != [md_text(q) for q in asked]:

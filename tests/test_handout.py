@@ -73,7 +73,7 @@ def test_cautioned_answers_say_so_in_the_handout_and_the_chat(sample_index, embe
     from dataclasses import replace
 
     from assistant.pipeline import build_assistant
-    from assistant.web.app import answer_markdown
+    from assistant.web.render import answer_markdown
 
     # every answer falls in the caution band when the caution threshold is above any cosine
     settings = sample_index.with_(caution_threshold=0.999)

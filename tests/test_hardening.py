@@ -501,7 +501,7 @@ OBEYING_REPLIES = {
 @pytest.mark.slow
 def test_llm_obeying_injected_instructions_is_caught_by_citation_checks(tmp_path, embeddings):
     from assistant.pipeline import build_assistant
-    from assistant.web.app import answer_markdown
+    from assistant.web.render import answer_markdown
     from tests.fake_openai import FakeOpenAI
 
     hostile = tmp_path / "docs" / "wijkbudget.md"
@@ -537,7 +537,9 @@ def test_the_web_app_has_no_upload_path(sample_assistant, sample_index, tmp_path
     import gradio as gr
     import httpx
 
-    from assistant.web.app import WebChat, build_app, build_blocks
+    from assistant.web.app import build_app
+    from assistant.web.chat import WebChat
+    from assistant.web.layout import build_blocks
 
     settings = sample_index.with_(feedback_db=tmp_path / "feedback.sqlite3")
     blocks = build_blocks(WebChat(sample_assistant, settings))

@@ -7,6 +7,7 @@ Gradio keeps a connection open, so these tests wait for selectors, never "networ
 
 from __future__ import annotations
 
+import base64
 import http.client
 import os
 import sqlite3
@@ -22,17 +23,16 @@ import pytest
 from playwright.sync_api import expect
 
 from assistant.settings import Settings
-from assistant.web.app import (
-    answer_markdown,
-    build_app,
+from assistant.web.app import build_app
+from assistant.web.auth import (
+    SESSION_COOKIE,
+    Sessions,
     hash_password,
-    highlight,
     load_auth_file,
     make_authenticator,
-    md_text,
-    sources_html,
     verify_password,
 )
+from assistant.web.render import answer_markdown, highlight, md_text, sources_html
 from bronwijzer.domain import (
     REFUSAL_TEXT,
     Answer,
@@ -299,25 +299,108 @@ def test_html_in_documents_and_questions_never_runs(browser, hostile_server, art
 
 
 # --- login and the command line ------------------------------------------------------------
-@pytest.mark.slow
-def test_login_protects_chat_and_documents(sample_index, embeddings, tmp_path) -> None:
-    from assistant.pipeline import build_assistant
+PASSWORD = "correct paard"
 
-    auth_file = tmp_path / "auth.txt"
-    auth_file.write_text(f"anna:{hash_password('correct paard', iterations=1000)}\n")
-    settings = sample_index.with_(auth_file=str(auth_file),
-                                  feedback_db=tmp_path / "feedback.sqlite3")
-    app = build_app(build_assistant(settings, embeddings=embeddings), settings)
-    with running(app) as base_url, httpx.Client(base_url=base_url) as client:
-        assert client.get("/config").status_code in (401, 403)
-        assert client.get("/document/0123456789abcdef.pdf").status_code == 401
-        wrong = client.post("/login", data={"username": "anna", "password": "fout"})
-        assert wrong.status_code >= 400
-        assert client.post("/login", data={"username": "anna",
-                                           "password": "correct paard"}).status_code == 200
+
+@pytest.fixture(scope="module")
+def login_server(shared_assistant, shared_index, tmp_path_factory) -> Iterator[tuple[str, str]]:
+    """(base URL, /document path of a PDF in the index) of the chat behind a login."""
+    folder = tmp_path_factory.mktemp("login")
+    auth_file = folder / "auth.txt"
+    auth_file.write_text(f"anna:{hash_password(PASSWORD, iterations=1000)}\n")
+    settings = shared_index[0].with_(auth_file=str(auth_file),
+                                     feedback_db=folder / "feedback.sqlite3")
+    pdf = next(d for d in shared_assistant.index.documents() if d.name == PDF_DOCUMENT)
+    with running(build_app(shared_assistant, settings)) as base_url:
+        yield base_url, f"/document/{pdf.id}.pdf"
+
+
+@pytest.mark.slow
+def test_login_protects_chat_and_documents(login_server) -> None:
+    base_url, pdf = login_server
+    with httpx.Client(base_url=base_url) as client:
+        home = client.get("/")
+        assert home.status_code == 303 and home.headers["location"] == "/login"
+        assert client.get("/config").status_code == 401
+        assert client.get(pdf).status_code == 401
+        assert client.get("/health").json()["ok"] is True  # open without login
+
+        form = client.get("/login")
+        assert form.status_code == 200 and '<html lang="nl">' in form.text
+        assert '<label for="username">' in form.text and '<label for="password">' in form.text
+        for user, password in (("anna", "fout"), ("bob", PASSWORD), ("", "")):
+            wrong = client.post("/login", data={"username": user, "password": password})
+            assert wrong.status_code == 401 and "onjuist wachtwoord" in wrong.text
+            assert SESSION_COOKIE not in client.cookies
+        assert client.get(pdf).status_code == 401
+
+        right = client.post("/login", data={"username": "anna", "password": PASSWORD})
+        assert right.status_code == 303 and right.headers["location"] == "/"
+        cookie = right.headers["set-cookie"].lower()
+        assert cookie.startswith(f"{SESSION_COOKIE}=") and "httponly" in cookie
+        assert "samesite=lax" in cookie and "path=/" in cookie
+        assert client.get("/").status_code == 200
         assert client.get("/config").status_code == 200
+        document = client.get(pdf)
+        assert document.status_code == 200 and document.content.startswith(b"%PDF")
+        assert document.headers["content-type"] == "application/pdf"
         assert client.get("/document/0123456789abcdef.pdf").status_code == 404
-        assert client.get("/health").json()["ok"] is True
+
+        out = client.get("/logout")
+        assert out.status_code == 303 and out.headers["location"] == "/login"
+        assert SESSION_COOKIE not in client.cookies
+        assert client.get(pdf).status_code == 401
+        assert client.get("/").status_code == 303
+
+
+@pytest.mark.slow
+def test_forged_session_cookies_are_refused(login_server) -> None:
+    base_url, pdf = login_server
+    token = httpx.post(base_url + "/login",
+                       data={"username": "anna", "password": PASSWORD}).cookies[SESSION_COOKIE]
+    name, expiry, signature = token.split(".")
+    users = {"anna": hash_password(PASSWORD, iterations=1000)}
+    forged = {
+        "later expiry": f"{name}.{int(expiry) + 3600}.{signature}",
+        "other user": f"{_b64('bob')}.{expiry}.{signature}",
+        "no signature": f"{name}.{expiry}.",
+        "zero signature": f"{name}.{expiry}.{'0' * 64}",
+        "other secret": Sessions(users).issue("anna"),
+        "garbage": "anna",
+    }
+    for kind, value in forged.items():
+        cookies = {SESSION_COOKIE: value}
+        assert httpx.get(base_url + pdf, cookies=cookies).status_code == 401, kind
+        assert httpx.get(base_url + "/config", cookies=cookies).status_code == 401, kind
+        assert httpx.get(base_url + "/", cookies=cookies).status_code == 303, kind
+    assert httpx.get(base_url + pdf, cookies={SESSION_COOKIE: token}).status_code == 200
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_login_form_in_the_browser(browser, login_server, artifacts) -> None:
+    base_url, pdf = login_server
+    page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    page.goto(base_url + "/")
+    assert page.url == base_url + "/login"
+    page.get_by_label("Gebruikersnaam").fill("anna")
+    page.get_by_label("Wachtwoord").fill("fout")
+    page.get_by_role("button", name="Inloggen").click()
+    expect(page.get_by_role("alert")).to_contain_text("onjuist wachtwoord")
+    expect(page.get_by_label("Gebruikersnaam")).to_have_value("anna")
+    page.screenshot(path=str(artifacts / "web-login-refused.png"))
+    page.get_by_label("Wachtwoord").fill(PASSWORD)
+    page.get_by_role("button", name="Inloggen").click()
+    page.wait_for_selector("#question textarea", timeout=30_000)
+    ask(page, PDF_QUESTION, turn=1)  # the queue accepts the session too
+    cookie = next(c for c in page.context.cookies() if c["name"] == SESSION_COOKIE)
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+    assert SESSION_COOKIE not in page.evaluate("document.cookie")  # out of scripts' reach
+    assert page.request.get(base_url + pdf).status == 200
+    page.goto(base_url + "/logout")
+    assert page.url == base_url + "/login"
+    assert page.request.get(base_url + pdf).status == 401
+    page.context.close()
 
 
 @pytest.mark.slow
@@ -368,6 +451,29 @@ def test_auth_file_parsing(tmp_path) -> None:
         load_auth_file(bad)
     with pytest.raises(BronwijzerError, match="cannot read"):
         load_auth_file(tmp_path / "missing.txt")
+
+
+def test_sessions_refuse_forged_and_expired_tokens() -> None:
+    now = [1_000_000.0]
+    users = {"anna": hash_password("a", iterations=1000)}
+    sessions = Sessions(users, lifetime=60, clock=lambda: now[0])
+    token = sessions.login("anna", "a")
+    assert token and sessions.user(token) == "anna"
+    assert sessions.login("anna", "b") is None and sessions.login("bob", "a") is None
+    name, expiry, signature = token.split(".")
+    for forged in (f"{name}.{int(expiry) + 60}.{signature}", f"{_b64('bob')}.{expiry}.{signature}",
+                   f"{name}.{expiry}.{signature[:-1]}0", f"{name}.{expiry}", "", None,
+                   f"{name}.-{expiry}.{signature}", "..", sessions.issue("bob")):
+        assert sessions.user(forged) is None, forged
+    assert Sessions(users).user(token) is None  # another start, another secret
+    now[0] += 59
+    assert sessions.user(token) == "anna"
+    now[0] += 1
+    assert sessions.user(token) is None  # expired
+
+
+def _b64(user: str) -> str:
+    return base64.urlsafe_b64encode(user.encode()).decode().rstrip("=")
 
 
 def _hostile_answer() -> Answer:

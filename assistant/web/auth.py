@@ -1,0 +1,197 @@
+"""Who may use the web chat: password hashes, the auth file, signed sessions, the login page.
+
+Login is optional (BRONWIJZER_AUTH_FILE with `user:hash` lines). Create a line with
+
+    python -c "from assistant.web.auth import hash_password as h; import getpass; \
+print('anna:' + h(getpass.getpass()))" >> auth.txt
+
+After a good password the browser gets a session cookie holding `user.expiry.signature`,
+signed with HMAC-SHA256 under a secret that is new on every start (a restart logs
+everyone out). Nothing here needs Gradio: the app hands `Sessions.user_of` to Gradio's
+public `auth_dependency` and uses the same check for its own routes.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import html
+import ipaddress
+import secrets
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bronwijzer.domain import BronwijzerError
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+
+PBKDF2_ITERATIONS = 600_000
+SESSION_COOKIE = "bronwijzer_session"
+SESSION_SECONDS = 12 * 3600  # one working day; then log in again
+
+
+# --- passwords ----------------------------------------------------------------------------
+def hash_password(password: str, *, iterations: int = PBKDF2_ITERATIONS,
+                  salt: bytes | None = None) -> str:
+    """`pbkdf2_sha256$iterations$salt_hex$hash_hex`, for a line `user:<this>` in the auth file."""
+    salt = salt or secrets.token_bytes(16)
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, iterations)
+    return f"pbkdf2_sha256${iterations}${salt.hex()}${digest.hex()}"
+
+
+def verify_password(password: str, encoded: str) -> bool:
+    try:
+        scheme, iterations, salt_hex, hash_hex = encoded.split("$")
+        if scheme != "pbkdf2_sha256":
+            return False
+        digest = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"),
+                                     bytes.fromhex(salt_hex), int(iterations))
+    except ValueError:
+        return False
+    return hmac.compare_digest(digest.hex(), hash_hex)
+
+
+def load_auth_file(path: str | Path) -> dict[str, str]:
+    """{user: encoded hash}; blank lines and # comments are skipped."""
+    users: dict[str, str] = {}
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise BronwijzerError(f"{path}: cannot read auth file ({exc.strerror})") from None
+    for number, line in enumerate(lines, start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        user, sep, encoded = line.partition(":")
+        if not sep or not user or not encoded.startswith("pbkdf2_sha256$"):
+            raise BronwijzerError(f"{path}:{number}: expected `user:pbkdf2_sha256$…`")
+        users[user] = encoded
+    if not users:
+        raise BronwijzerError(f"{path}: no users; add a `user:hash` line "
+                              "(see assistant/web/auth.py)")
+    return users
+
+
+def make_authenticator(users: dict[str, str]) -> Callable[[str, str], bool]:
+    # an unknown user costs the same hashing time as a known one: no user enumeration
+    dummy = hash_password(secrets.token_hex(8))
+
+    def authenticate(username: str, password: str) -> bool:
+        return verify_password(password, users.get(username, dummy)) and username in users
+
+    return authenticate
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+# --- sessions -----------------------------------------------------------------------------
+class Sessions:
+    """Issues and checks signed session tokens for the users of one auth file."""
+
+    def __init__(self, users: dict[str, str], *, secret: bytes | None = None,
+                 lifetime: float = SESSION_SECONDS,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.users = users
+        self.lifetime = lifetime
+        self._secret = secret or secrets.token_bytes(32)  # per process: never on disk
+        self._clock = clock
+        self._authenticate = make_authenticator(users)
+
+    def login(self, username: str, password: str) -> str | None:
+        """A fresh token when the password is right, else None."""
+        return self.issue(username) if self._authenticate(username, password) else None
+
+    def issue(self, user: str) -> str:
+        # base64url keeps any user name cookie-safe and free of the "." separator
+        name = base64.urlsafe_b64encode(user.encode("utf-8")).decode("ascii").rstrip("=")
+        payload = f"{name}.{int(self._clock() + self.lifetime)}"
+        return f"{payload}.{self._sign(payload)}"
+
+    def user(self, token: str | None) -> str | None:
+        """The user a token belongs to; None when it is missing, forged or expired."""
+        name, _, rest = (token or "").partition(".")
+        expiry, _, signature = rest.partition(".")
+        if not (name and expiry.isdigit() and signature):
+            return None
+        if not hmac.compare_digest(signature, self._sign(f"{name}.{expiry}")):
+            return None
+        if int(expiry) <= self._clock():
+            return None
+        try:
+            user = base64.urlsafe_b64decode(name + "=" * (-len(name) % 4)).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        return user if user in self.users else None
+
+    def user_of(self, request: Request) -> str | None:
+        """Gradio's `auth_dependency`: the logged-in user of a request, or None."""
+        return self.user(request.cookies.get(SESSION_COOKIE))
+
+    def _sign(self, payload: str) -> str:
+        return hmac.new(self._secret, payload.encode("ascii"), hashlib.sha256).hexdigest()
+
+
+# --- the login page -------------------------------------------------------------------------
+WRONG_CREDENTIALS = "Onbekende gebruikersnaam of onjuist wachtwoord. Probeer het opnieuw."
+
+_LOGIN_STYLE = """
+body { font-family: system-ui, "Segoe UI", Arial, sans-serif; background: #f8fafc;
+       color: #1f2937; margin: 0; }
+main { max-width: 22rem; margin: 12vh auto; background: #fff; padding: 1.5rem 2rem;
+       border: 1px solid #d9dde3; border-radius: 8px; }
+h1 { font-size: 1.4rem; margin-top: 0; }
+label { display: block; font-weight: 600; margin: 1rem 0 .3rem; }
+input { width: 100%; box-sizing: border-box; padding: .5rem; font-size: 1rem;
+        border: 1px solid #6b7280; border-radius: 4px; }
+input:focus, button:focus { outline: 3px solid #1d4ed8; outline-offset: 1px; }
+button { margin-top: 1.2rem; padding: .55rem 1.2rem; font-size: 1rem; color: #fff;
+         background: #1d4ed8; border: 0; border-radius: 4px; cursor: pointer; }
+.fout { color: #b91c1c; font-weight: 600; }
+"""
+
+
+def login_page(error: str = "", username: str = "") -> str:
+    """The login form: plain HTML, no scripts, no external resources."""
+    invalid = ' aria-invalid="true" aria-describedby="login-fout"' if error else ""
+    message = (f'<p id="login-fout" class="fout" role="alert">{html.escape(error)}</p>'
+               if error else "")
+    # after a failed attempt the name stays filled in and the password field gets focus
+    focus_user, focus_password = ("", " autofocus") if username else (" autofocus", "")
+    return f"""<!doctype html>
+<html lang="nl">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Inloggen – Bronwijzer</title>
+<style>{_LOGIN_STYLE}</style>
+</head>
+<body>
+<main>
+<h1>Bronwijzer</h1>
+<p>Log in om Bronwijzer te gebruiken.</p>
+{message}
+<form method="post" action="/login">
+<label for="username">Gebruikersnaam</label>
+<input id="username" name="username" type="text" autocomplete="username" required
+       value="{html.escape(username)}"{focus_user}{invalid}>
+<label for="password">Wachtwoord</label>
+<input id="password" name="password" type="password" autocomplete="current-password"
+       required{focus_password}{invalid}>
+<button type="submit">Inloggen</button>
+</form>
+</main>
+</body>
+</html>
+"""
