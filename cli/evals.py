@@ -38,6 +38,16 @@ def register(sub: Any) -> None:
     p.add_argument("dataset", type=Path, metavar="DATASET")
     p.set_defaults(handler=cmd_eval_split)
 
+    p = commands.add_parser("fit-refusal", help="Fit the refusal model on the tune half.",
+                            description="Fit the logistic refusal model on the tune half's "
+                            "items and their leave-one-document-out near misses; write it "
+                            "as JSON and judge it on the test half.")
+    p.add_argument("dataset", type=Path, metavar="DATASET")
+    p.add_argument("--index", type=Path, help="index folder (default: BRONWIJZER_INDEX_DIR)")
+    p.add_argument("--out", type=Path, default=Path("assistant/refusal_model.json"),
+                   metavar="FILE.json")
+    p.set_defaults(handler=cmd_eval_fit_refusal)
+
     p = commands.add_parser("run", help="Run a dataset through configurations and report.",
                             description="Run every item (and follow-up) through each "
                             "configuration; write results.json, report.md and report.html.")
@@ -113,6 +123,32 @@ def cmd_eval_split(args: argparse.Namespace, settings: Settings) -> int:
     temporary.replace(args.dataset)  # atomic: the dataset is never half written
     counts = {split: sum(row["split"] == split for row in rows) for split in SPLITS}
     print(f"{args.dataset}: " + ", ".join(f"{n} {split}" for split, n in counts.items()))
+    return EXIT_OK
+
+
+def cmd_eval_fit_refusal(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.pipeline import build_assistant
+    from evals import refusal_fit
+    from evals.dataset import load_dataset, select_split
+
+    items = load_dataset(args.dataset)
+    tune, _ = select_split(items, "tune")
+    test, _ = select_split(items, "test")
+    # the signals do not depend on the model in use; cosine avoids needing one to fit one
+    assistant = build_assistant(settings.with_(refusal_model="cosine"))
+    documents = [d.name for d in assistant.index.documents()]
+    model = refusal_fit.fit(refusal_fit.collect(assistant, tune, documents),
+                            {"dataset": str(args.dataset), "split": "tune"})
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    temporary = args.out.with_name(args.out.name + ".tmp")
+    temporary.write_text(json.dumps(model.to_dict(), indent=1) + "\n", encoding="utf-8")
+    temporary.replace(args.out)
+    judged = build_assistant(settings.with_(refusal_model=str(args.out)),
+                             index=assistant.index)
+    on_test = refusal_fit.summary(refusal_fit.collect(judged, test, documents))
+    print(f"wrote {args.out}: tune AUC {model.about['tune_auc']}, refuse below "
+          f"{model.refuse_below:.3f}, caution below {model.caution_below:.3f}")
+    print("test half: " + json.dumps(on_test))
     return EXIT_OK
 
 

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from evals.report_plots import plot_calibration, plot_hit_curve, plot_latency, plot_tag_bars
+from evals.report_refusal import NOTE as REFUSAL_NOTE
+from evals.report_refusal import refusal_rows
 from evals.report_tables import (
     calibration_rows,
     delta_rows,
@@ -105,6 +107,10 @@ def render_markdown(results: dict[str, Any]) -> str:
     if calibration:
         parts += ["", f"## Refusal signal (best dense cosine, config {default})", "",
                   md_table(*calibration), "", md_table(*threshold_rows(results))]
+    refusal = refusal_rows(results)
+    if refusal:
+        parts += ["", f"## Refusal and caution ({default})", "", md_table(*refusal), "",
+                  REFUSAL_NOTE]
     unreachable = results.get("unreachable_evidence") or []
     if unreachable:
         parts += ["", f"## Evidence no indexed passage is relevant to: {len(unreachable)}", "",
@@ -215,6 +221,10 @@ def render_html(results: dict[str, Any]) -> str:
         sections += [f"<h2>Refusal signal (best dense cosine, config {escape(default)})</h2>",
                      _img(plot, "refusal signal histogram") if plot else "",
                      html_table(*calibration), html_table(*threshold_rows(results))]
+    refusal = refusal_rows(results)
+    if refusal:
+        sections += [f"<h2>Refusal and caution ({escape(default)})</h2>",
+                     html_table(*refusal), f"<p>{escape(REFUSAL_NOTE)}</p>"]
     unreachable = results.get("unreachable_evidence") or []
     if unreachable:
         sections += [f"<h2>Evidence no indexed passage is relevant to: {len(unreachable)}</h2>",

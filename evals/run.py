@@ -28,7 +28,7 @@ from assistant.pipeline import Assistant, build_assistant
 from assistant.settings import ANSWER_SHAPING, Settings
 from bronwijzer.domain import Answer, BronwijzerError, ScoredPassage
 from bronwijzer.settings import env_name, parse_value
-from evals import metrics
+from evals import metrics, refusal_fit
 from evals.dataset import Evidence, Item
 from evals.metrics import CitationCheck, FollowUpResult, ItemResult, RetrievedPassage
 
@@ -144,6 +144,7 @@ class EvalRun:
     unreachable: list[str] = field(default_factory=list)  # evidence no passage matches
     split: str = "all"  # the dataset half these items are (tune, test or all)
     seconds: float = 0.0
+    refusal: dict[str, Any] = field(default_factory=dict)  # refusal_fit.summary, default config
 
     def results_for(self, config: str) -> list[ItemResult]:
         return [r for r in self.items if r.config == config]
@@ -171,6 +172,7 @@ class EvalRun:
             "settings": self.config_settings,
             "calibration": calibration,
             "unreachable_evidence": self.unreachable,
+            "refusal": self.refusal,
             "items": [asdict(r) for r in self.items],
         }
         if baseline is not None:
@@ -205,6 +207,7 @@ def run_evaluation(items: Sequence[Item], index: Index, settings: Settings,
     results: list[ItemResult] = []
     config_settings: dict[str, dict[str, Any]] = {}
     shared_answerers: dict[Any, Answerer] = {}  # answer options -> answerer
+    refusal: dict[str, Any] = {}
     for config in configs:
         config_values = config.settings(settings)
         config_settings[config.name] = config_values.answer_shaping()
@@ -219,11 +222,15 @@ def run_evaluation(items: Sequence[Item], index: Index, settings: Settings,
             results.append(evaluate_item(assistant, item, config.name))
             if progress:
                 progress(config.name, n, len(items))
+        if config.name == default:  # refusal against hand-written and left-out-document misses
+            documents = [d.name for d in index.documents()]
+            refusal = refusal_fit.summary(refusal_fit.collect(assistant, items, documents))
     return EvalRun(
         dataset=dataset, split=split, default_config=default, configs=list(configs),
         config_settings=config_settings, items=results,
         unreachable=unreachable_evidence(items, index),
         refusal_threshold=settings.answer.refusal_threshold, seconds=time.perf_counter() - started,
+        refusal=refusal,
     )
 
 

@@ -73,6 +73,19 @@ class LexicalIndex:
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(self.ids[i], float(scores[i])) for i in top if scores[i] > 0]
 
+    def idf(self, words: list[str]) -> dict[str, float]:
+        """Inverse document frequency of stemmed words (unknown words: as rare as can be)."""
+        n = len(self.ids)
+        if self.retriever is None or not n:
+            return {}
+        vocab, indptr = self.retriever.vocab_dict, self.retriever.scores["indptr"]
+        result = {}
+        for word in words:
+            t = vocab.get(word)
+            df = int(indptr[t + 1] - indptr[t]) if t is not None and t + 1 < len(indptr) else 0
+            result[word] = float(np.log((n + 1) / (df + 0.5)))
+        return result
+
     def mask(self, filters: Filters | None) -> np.ndarray | None:
         """Rows that pass the filter's clauses (Filters.clauses says what they mean)."""
         clauses = filters.clauses() if filters else []

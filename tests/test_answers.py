@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from assistant.refusal import definition_term
+from bronwijzer.domain import BronwijzerError
 
 PLACEHOLDER = "Wat is sociale herovering?"  # the chat's input placeholder
 
@@ -43,3 +45,45 @@ def test_definition_terms_are_read_from_dutch_question_forms() -> None:
     assert definition_term("Wat verstaat de minister onder leefbaarheid?") == "leefbaarheid"
     assert definition_term("Wat houdt een burgemeestersbevel in?") == "burgemeestersbevel"
     assert definition_term("Wie beslist over de subsidie?") is None
+
+
+def test_the_refusal_model_fits_separates_and_round_trips(tmp_path) -> None:
+    from assistant.refusal import SIGNALS, RefusalModel, load_refusal_model
+    from evals.refusal_fit import Example, fit, roc_auc
+
+    def example(n: int, answerable: bool) -> Example:
+        shift = 0.03 if answerable else 0.0  # answerable: higher cosine and coverage
+        signals = {"dense": 0.84 + shift + 0.001 * (n % 7), "coverage": 0.3 + 10 * shift,
+                   "agreement": float(n % 2), "length": 2.0 + 0.1 * (n % 3)}
+        return Example(str(n), "answerable" if answerable else "near_miss", answerable,
+                       signals, 0.0, False, False)
+
+    examples = [example(n, n % 3 != 0) for n in range(60)]
+    model = fit(examples, {"dataset": "synthetic"})
+    scores = [model.probability(e.signals) for e in examples]
+    assert roc_auc([e.answerable for e in examples], scores) == 1.0
+    assert 0 < model.refuse_below < model.caution_below < 1
+    assert model.features == SIGNALS and model.about["examples"] == 60
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps(model.to_dict()), encoding="utf-8")
+    assert RefusalModel.load(path) == model
+    bundled = load_refusal_model("bundled")
+    assert bundled is not None and bundled.about["split"] == "tune"
+    assert load_refusal_model("cosine") is None
+    path.write_text('{"features": ["nonsense"]}', encoding="utf-8")
+    with pytest.raises(BronwijzerError, match="not a refusal model"):
+        RefusalModel.load(path)
+
+
+def test_near_misses_leave_out_the_one_document_of_the_evidence() -> None:
+    from evals.dataset import Evidence, Item
+    from evals.lodo import near_misses
+
+    def item(item_id: str, *documents: str) -> Item:
+        return Item(item_id, "Vraag?", bool(documents), "Antwoord." if documents else "",
+                    tuple(Evidence(d, "citaat") for d in documents), split="tune")
+
+    cases = near_misses([item("a", "x.md"), item("b", "x.md", "y.md"), item("c"),
+                         item("d", "z.md")], ["x.md", "y.md"])
+    assert [c.id for c in cases] == ["a-lodo"]  # one document, indexed; answerable only
+    assert cases[0].left_out == "x.md" and cases[0].filters.documents == ("y.md",)

@@ -101,15 +101,16 @@ def test_ask_json_contract(ingested):
 
 
 def test_weak_evidence_answers_carry_a_caution(ingested):
-    """Between the refusal and caution thresholds the answer stays, with a warning."""
+    """Between the refusal and caution cut-offs the answer stays, with a warning (here
+    with the fixed cosine thresholds, so the test can move them)."""
     index, _ = ingested
     question = "Wat is sociale herovering volgens het rapport?"
-    strict = {"BRONWIJZER_CAUTION_THRESHOLD": "0.999"}
+    strict = {"BRONWIJZER_REFUSAL_MODEL": "cosine", "BRONWIJZER_CAUTION_THRESHOLD": "0.999"}
     data = json.loads(run("ask", question, "--index", str(index), "--json", **strict).stdout)
     assert data["caution"] is True and not data["refused"] and data["citations"]
     text = run("ask", question, "--index", str(index), **strict).stdout
     assert CAUTION_TEXT in text and "Bronnen:" in text
-    relaxed = {"BRONWIJZER_CAUTION_THRESHOLD": "0"}
+    relaxed = {"BRONWIJZER_REFUSAL_MODEL": "cosine", "BRONWIJZER_CAUTION_THRESHOLD": "0"}
     data = json.loads(run("ask", question, "--index", str(index), "--json", **relaxed).stdout)
     assert data["caution"] is False and not data["refused"]
     assert CAUTION_TEXT not in run("ask", question, "--index", str(index), **relaxed).stdout

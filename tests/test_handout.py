@@ -76,7 +76,7 @@ def test_cautioned_answers_say_so_in_the_handout_and_the_chat(sample_index, embe
     from assistant.web.render import answer_markdown
 
     # every answer falls in the caution band when the caution threshold is above any cosine
-    settings = sample_index.with_(caution_threshold=0.999)
+    settings = sample_index.with_(refusal_model="cosine", caution_threshold=0.999)
     assistant = build_assistant(settings, embeddings=embeddings)
     answer = assistant.ask("Wat is sociale herovering volgens het rapport Perspectief bieden?")
     assert answer.caution and not answer.refused and answer.citations
