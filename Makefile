@@ -47,12 +47,13 @@ eval: install
 	$(BIN)/bronwijzer ingest corpus --index $(INDEX)
 	$(BIN)/bronwijzer eval run evals/datasets/sample.jsonl --index $(INDEX) --out evals/out/sample
 
-# the refusal model is fitted on the tune half of the shared-corpus dataset (and its
+# the refusal model is fitted on the tune halves of both shared-corpus datasets (and their
 # leave-one-document-out near misses), over an index of ../shared/corpus
 SHARED_INDEX ?= index-shared
 refusal-model: install
 	$(BIN)/bronwijzer ingest ../shared/corpus --index $(SHARED_INDEX)
-	$(BIN)/bronwijzer eval fit-refusal evals/datasets/shared_corpus.jsonl --index $(SHARED_INDEX) \
+	$(BIN)/bronwijzer eval fit-refusal evals/datasets/shared_corpus.jsonl \
+		evals/datasets/civil_servant.jsonl --index $(SHARED_INDEX) \
 		--out assistant/refusal_model.json
 
 bench: install

@@ -25,7 +25,6 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +95,6 @@ class RefusalModel:
         return model
 
 
-@lru_cache(maxsize=8)
 def load_refusal_model(spec: str) -> RefusalModel | None:
     """`bundled`, a path, or `cosine` (None: the fixed similarity thresholds)."""
     if spec == "cosine":

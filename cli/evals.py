@@ -42,7 +42,7 @@ def register(sub: Any) -> None:
                             description="Fit the logistic refusal model on the tune half's "
                             "items and their leave-one-document-out near misses; write it "
                             "as JSON and judge it on the test half.")
-    p.add_argument("dataset", type=Path, metavar="DATASET")
+    p.add_argument("datasets", type=Path, nargs="+", metavar="DATASET")
     p.add_argument("--index", type=Path, help="index folder (default: BRONWIJZER_INDEX_DIR)")
     p.add_argument("--out", type=Path, default=Path("assistant/refusal_model.json"),
                    metavar="FILE.json")
@@ -131,21 +131,21 @@ def cmd_eval_fit_refusal(args: argparse.Namespace, settings: Settings) -> int:
     from evals import refusal_fit
     from evals.dataset import load_dataset, select_split
 
-    items = load_dataset(args.dataset)
-    tune, _ = select_split(items, "tune")
-    test, _ = select_split(items, "test")
+    halves = {half: [item for path in args.datasets
+                     for item in select_split(load_dataset(path), half)[0]]
+              for half in ("tune", "test")}
     # the signals do not depend on the model in use; cosine avoids needing one to fit one
     assistant = build_assistant(settings.with_(refusal_model="cosine"))
     documents = [d.name for d in assistant.index.documents()]
-    model = refusal_fit.fit(refusal_fit.collect(assistant, tune, documents),
-                            {"dataset": str(args.dataset), "split": "tune"})
+    model = refusal_fit.fit(refusal_fit.collect(assistant, halves["tune"], documents),
+                            {"datasets": [str(p) for p in args.datasets], "split": "tune"})
     args.out.parent.mkdir(parents=True, exist_ok=True)
     temporary = args.out.with_name(args.out.name + ".tmp")
     temporary.write_text(json.dumps(model.to_dict(), indent=1) + "\n", encoding="utf-8")
     temporary.replace(args.out)
     judged = build_assistant(settings.with_(refusal_model=str(args.out)),
                              index=assistant.index)
-    on_test = refusal_fit.summary(refusal_fit.collect(judged, test, documents))
+    on_test = refusal_fit.summary(refusal_fit.collect(judged, halves["test"], documents))
     print(f"wrote {args.out}: tune AUC {model.about['tune_auc']}, refuse below "
           f"{model.refuse_below:.3f}, caution below {model.caution_below:.3f}")
     print("test half: " + json.dumps(on_test))

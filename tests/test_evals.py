@@ -25,11 +25,10 @@ DATASETS = PROJECT / "evals" / "datasets"
 SAMPLE_DATASET = DATASETS / "sample.jsonl"
 SHARED_DATASET = DATASETS / "shared_corpus.jsonl"
 
-# CI gate: floors for the default (hybrid) configuration on the TEST half of
-# shared_corpus.jsonl (63 items; defaults are chosen on the tune half), set just below the
-# measured values. Raise them when the pipeline improves, never lower them to make a
-# regression pass.
-GATE_FLOORS = {  # measured 2026-11-29 on the test half; measured value in the comment
+# CI gate: floors for the default (hybrid) configuration on the TEST halves (defaults are
+# chosen on the tune halves), set just below the measured values. Raise them when the
+# pipeline improves, never lower them to make a regression pass.
+GATE_FLOORS = {  # measured 2026-11-29 on shared_corpus.jsonl's test half (63 items)
     "hit@1": 0.57,  # 0.604
     "hit@5": 0.83,  # 0.868
     "hit@10": 0.87,  # 0.906
@@ -38,15 +37,36 @@ GATE_FLOORS = {  # measured 2026-11-29 on the test half; measured value in the c
     "recall@10": 0.85,  # 0.877
     "citation_validity": 0.99,  # 1.000
     "quote_fidelity": 0.99,  # 1.000
-    "citation_precision": 0.42,  # 0.457
-    "answer_f1": 0.24,  # 0.265
+    "citation_precision": 0.43,  # 0.473
+    "answer_f1": 0.24,  # 0.264
     "followup_hit@5": 0.68,  # 0.789 (19 follow-ups: one flips with the rewrite)
     "refusal_accuracy": 0.10,  # 0.20 (10 unanswerables)
-    "unanswerable_refused_or_cautioned": 0.50,  # 0.70
+    "unanswerable_refused_or_cautioned": 0.50,  # 0.60
 }
 GATE_CEILINGS = {
-    "false_refusal_rate": 0.08,  # 0.038
-    "caution_rate": 0.28,  # 0.216
+    "false_refusal_rate": 0.06,  # 0.019
+    "caution_rate": 0.22,  # 0.154
+}
+CIVIL_FLOORS = {  # civil_servant.jsonl's test half (105 short questions), same date
+    "hit@1": 0.58,  # 0.618
+    "hit@5": 0.73,  # 0.764
+    "hit@10": 0.82,  # 0.854
+    "mrr@10": 0.65,  # 0.688
+    "ndcg@10": 0.67,  # 0.706
+    "recall@10": 0.81,  # 0.843
+    "citation_validity": 0.99,  # 1.000
+    "quote_fidelity": 0.99,  # 1.000
+    "citation_precision": 0.46,  # 0.500
+    "answer_f1": 0.24,  # 0.271
+    "unanswerable_refused_or_cautioned": 0.45,  # 0.562 (16 unanswerables)
+}
+CIVIL_CEILINGS = {
+    "false_refusal_rate": 0.08,  # 0.045
+    "caution_rate": 0.35,  # 0.294
+}
+GATES = {  # dataset -> configurations run (hybrid is gated), floors, ceilings
+    "shared_corpus.jsonl": ("bm25,dense,hybrid", GATE_FLOORS, GATE_CEILINGS),
+    "civil_servant.jsonl": ("hybrid", CIVIL_FLOORS, CIVIL_CEILINGS),
 }
 
 DOC = "nota.md"
@@ -321,29 +341,32 @@ def test_export_ragas(sample_index, tmp_path: Path) -> None:
 
 # --- CI gate over the shared corpus ---------------------------------------------------------
 @pytest.mark.slow
-def test_ci_gate_on_the_shared_corpus(shared_index, embeddings, artifacts: Path,
+@pytest.mark.parametrize("dataset", sorted(GATES))
+def test_ci_gate_on_the_shared_corpus(dataset: str, shared_index, embeddings, artifacts: Path,
                                       capsys) -> None:
     from evals.dataset import load_dataset, select_split
     from ingest.store import Index
 
     settings, _ = shared_index
-    items, split = select_split(load_dataset(SHARED_DATASET), "test")
-    configs = run.parse_configs("bm25,dense,hybrid", settings)
-    # a shared sentence-embedding cache keeps the three configurations within minutes
+    names, floors, ceilings = GATES[dataset]
+    items, split = select_split(load_dataset(DATASETS / dataset), "test")
+    configs = run.parse_configs(names, settings)
+    # a shared sentence-embedding cache keeps the configurations within minutes
     evaluation = run.run_evaluation(items, Index(settings.index, embeddings=embeddings), settings,
-                                    configs, dataset=str(SHARED_DATASET), split=split,
+                                    configs, dataset=str(DATASETS / dataset), split=split,
                                     share_answer_cache=True)
     results = evaluation.to_results()
-    run.write_results(results, artifacts / "eval-shared")
-    write_reports(results, artifacts / "eval-shared")
+    out = artifacts / f"eval-{dataset.removesuffix('.jsonl')}"
+    run.write_results(results, out)
+    write_reports(results, out)
     with capsys.disabled():  # CI logs show the numbers even when the gate passes
-        print("\n" + console_summary(results))
+        print(f"\n{dataset} (test half)\n" + console_summary(results))
     hybrid = results["configs"]["hybrid"]
-    missed = [f"{name} = {hybrid[name]} < {floor}" for name, floor in GATE_FLOORS.items()
+    missed = [f"{name} = {hybrid[name]} < {floor}" for name, floor in floors.items()
               if hybrid[name] is None or hybrid[name] < floor]
-    missed += [f"{name} = {hybrid[name]} > {ceiling}" for name, ceiling in GATE_CEILINGS.items()
+    missed += [f"{name} = {hybrid[name]} > {ceiling}" for name, ceiling in ceilings.items()
                if hybrid[name] is None or hybrid[name] > ceiling]
-    assert not missed, "hybrid below its measured floors: " + "; ".join(missed)
+    assert not missed, f"hybrid below its measured floors on {dataset}: " + "; ".join(missed)
     assert all(not math.isnan(v) for v in hybrid["hit_curve"] if v is not None)
 
 
@@ -376,6 +399,6 @@ def test_the_shipped_datasets_are_split_in_halves() -> None:
 
     from evals.dataset import load_dataset
 
-    items = load_dataset(SHARED_DATASET)
-    counts = Counter(item.split for item in items)
-    assert set(counts) == {"tune", "test"} and abs(counts["tune"] - counts["test"]) <= 3
+    for dataset in GATES:
+        counts = Counter(item.split for item in load_dataset(DATASETS / dataset))
+        assert set(counts) == {"tune", "test"} and abs(counts["tune"] - counts["test"]) <= 3
