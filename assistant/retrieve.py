@@ -33,6 +33,10 @@ class RetrievalOptions(Options):
     rrf_k: int = option(60, "Reciprocal-rank-fusion constant.")
     dense_weight: float = option(1.5, "Weight of the dense ranking in fusion.")
     bm25_weight: float = option(1.0, "Weight of the BM25 ranking in fusion.")
+    sentence_weight: float = option(
+        0.0, "Weight in fusion of the passages ranked by their best sentence (needs an index "
+        "built with BRONWIJZER_SENTENCE_VECTORS); 0 = off, the default (see README)."
+    )
     max_per_document: int = option(
         3, "At most this many of the answerer's passages come from one document."
     )
@@ -92,17 +96,22 @@ class HybridRetriever:
         timings["bm25"] = _ms(started)
 
         started = time.perf_counter()
+        sentences = (self.index.sentence_search(vector, depth, filters)
+                     if self.mode == "hybrid" and self.options.sentence_weight else [])
+        timings["sentences"] = _ms(started)
+
+        started = time.perf_counter()
         # enough candidates to fill k after de-duplication and the per-document cap;
-        # fetching and comparing all 2 x depth of them cost more than the search itself
-        fused = self._fuse(dense, lexical)[: max(4 * k, 20)]
+        # fetching and comparing all of them cost more than the search itself
+        fused = self._fuse(dense, lexical, sentences)[: max(4 * k, 20)]
         found = self.index.passages([pid for pid, _ in fused])
-        dense_scores = dict(dense)
-        bm25_scores = dict(lexical)
+        dense_scores, bm25_scores, sentence_scores = dict(dense), dict(lexical), dict(sentences)
         candidates = [
             ScoredPassage(
                 found[pid], score,
                 {"dense": dense_scores.get(pid, float("nan")),
-                 "bm25": bm25_scores.get(pid, 0.0)},
+                 "bm25": bm25_scores.get(pid, 0.0),
+                 "sentence": sentence_scores.get(pid, float("nan"))},
             )
             for pid, score in fused if pid in found
         ]
@@ -114,8 +123,8 @@ class HybridRetriever:
             best_bm25=lexical[0][1] if lexical else 0.0, timings=timings, filters=filters,
         )
 
-    def _fuse(self, dense: list[tuple[str, float]],
-              lexical: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    def _fuse(self, dense: list[tuple[str, float]], lexical: list[tuple[str, float]],
+              sentences: list[tuple[str, float]]) -> list[tuple[str, float]]:
         if self.mode == "dense":
             return dense
         if self.mode == "bm25":
@@ -123,7 +132,8 @@ class HybridRetriever:
         k = self.options.rrf_k
         scores: dict[str, float] = {}
         for weight, ranking in ((self.options.dense_weight, dense),
-                                (self.options.bm25_weight, lexical)):
+                                (self.options.bm25_weight, lexical),
+                                (self.options.sentence_weight, sentences)):
             for rank, (pid, _) in enumerate(ranking, start=1):
                 scores[pid] = scores.get(pid, 0.0) + weight / (k + rank)
         return sorted(scores.items(), key=lambda item: item[1], reverse=True)

@@ -5,7 +5,9 @@ Nothing is embedded here: every passage of the source index (an ingest of
 (light textual variation) and a slightly perturbed, re-normalised copy of its
 stored vector. The copies go through the product's own write path
 (`Index.add` with precomputed vectors, then `publish_lexical`), so the indexes
-that are measured are the ones the product would build.
+that are measured are the ones the product would build, except that they carry no
+sentence vectors: those would have to be embedded (hours at 100k passages), so the
+scale numbers are for passage retrieval (BRONWIJZER_SENTENCE_VECTORS=false).
 
 Indexes are cached under bench/cache/scale-<n>/ and reused while the source
 index (its generation and passage count) is unchanged.
@@ -137,8 +139,8 @@ def build_scaled(source_dir: Path, target: Path, size: int, embeddings: Any,
     building = target.with_name(target.name + ".building")
     shutil.rmtree(building, ignore_errors=True)
     shutil.rmtree(target, ignore_errors=True)
-    index = Index(Settings.from_env({}, index_dir=building).index, create=True,
-                  embeddings=embeddings)
+    options = Settings.from_env({}, index_dir=building, sentence_vectors=False).index
+    index = Index(options, create=True, embeddings=embeddings)
     started = time.perf_counter()
     documents = 0
     with index.write_lock():
@@ -239,7 +241,7 @@ def bench_rebuild(index_dir: Path, scratch: Path, embeddings: Any, repeat: int
 
     shutil.rmtree(scratch, ignore_errors=True)
     shutil.copytree(index_dir, scratch)
-    settings = Settings.from_env({}, index_dir=scratch)
+    settings = Settings.from_env({}, index_dir=scratch, sentence_vectors=False)
     index = Index(settings.index, embeddings=embeddings)
     rows = source_rows(index)[:40]  # copy-0 documents of the scaled index (the originals)
     rows = [r for r in rows if "#variant-" not in r[0].path][:1] or rows[:1]

@@ -57,6 +57,11 @@ class IndexOptions(Options):
         "SQLite file that remembers vectors by model and exact text, so unchanged text is "
         "never embedded twice (shared safely between processes); empty = off.",
     )
+    sentence_vectors: bool = option(
+        False, "Also embed every sentence of every passage (about 3 per passage; ingest "
+        "takes about half as long again) for BRONWIJZER_SENTENCE_WEIGHT. Off: measured, it "
+        "did not carry from the tune to the test halves (README)."
+    )
     chunk_tokens: int = option(
         220, "Target passage size in model tokens (hard cap: the model's token limit)."
     )

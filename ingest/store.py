@@ -40,6 +40,7 @@ from ingest.chunk import embedding_text
 from ingest.embed import PassageEmbeddings, embeddings_for
 from ingest.lexical import LexicalIndex
 from ingest.options import IndexOptions
+from ingest.sentences import SentenceVectors
 
 FORMAT_VERSION = 1
 CATALOG_FILE = "catalog.sqlite3"
@@ -99,6 +100,10 @@ class Index:
         self.meta = meta
         self._check_model()
         self._collection = self._open_collection()
+        self.sentences = SentenceVectors(
+            open_collection(self.options.chroma_url, self.directory / "chroma",
+                            self.meta["collection"] + "-sentences", self.embeddings.name),
+            self.embeddings, enabled=self.options.sentence_vectors)
         self._lexical: LexicalIndex | None = None
         self._visible: set[str] = set()
         self._lexical_lock = threading.Lock()
@@ -215,9 +220,12 @@ class Index:
                 pass
             raise
         stale = sorted(old_ids - set(new_ids))
-        if stale:
-            with self._chroma_errors():
+        with self._chroma_errors():
+            if stale:
                 self._collection.delete(ids=stale)
+            # derived data: a failure here is repaired by the backfill at publication
+            self.sentences.remove(old_ids)
+            self.sentences.add(passages)
 
     @contextmanager
     def _chroma_errors(self) -> Iterator[None]:
@@ -237,6 +245,7 @@ class Index:
         with self._chroma_errors():
             for start in range(0, len(ids), 1000):
                 self._collection.delete(ids=ids[start : start + 1000])
+            self.sentences.remove(ids)
         return len(ids)
 
     def reconcile(self) -> list[str]:
@@ -268,14 +277,23 @@ class Index:
             offset += len(page)
 
     def lexical_is_current(self) -> bool:
-        """True when the published BM25 snapshot describes the catalogue as it is."""
+        """True when the published snapshot describes the catalogue as it is (and, when
+        sentence vectors are on, an index from before them has had them backfilled)."""
         stored = LexicalIndex.stored_generation(self.directory / "lexical")
-        return stored is not None and stored == self.catalog.generation()
+        if stored is None or stored != self.catalog.generation():
+            return False
+        return not (self.sentences.enabled and self.catalog.count_passages()
+                    and not self.sentences.collection.count())
 
     def publish_lexical(self) -> LexicalIndex:
-        """Rebuild BM25 from the catalogue and make it the visible snapshot."""
+        """Rebuild BM25 from the catalogue and make it the visible snapshot; passages
+        without sentence vectors (an older index, an interrupted write) get them first."""
         generation = self.catalog.generation()
         passages = list(self.catalog.iter_passages())
+        with self._chroma_errors():
+            covered = self.sentences.passage_ids()
+            self.sentences.remove(covered - {p.id for p in passages})
+            self.sentences.add([p for p in passages if p.id not in covered])
         lexical = LexicalIndex.build(
             passages, [embedding_text(p) for p in passages],
             generation=generation, stemmer=self.meta.get("stemmer", STEMMER),
@@ -327,6 +345,12 @@ class Index:
             )
         hits = zip(result["ids"][0], result["distances"][0], strict=True)
         return [(pid, 1.0 - float(d)) for pid, d in hits if pid in visible][:k]
+
+    def sentence_search(self, vector: np.ndarray, k: int,
+                        filters: Filters | None = None) -> list[tuple[str, float]]:
+        """Passages ranked by their best sentence (ingest/sentences.py)."""
+        with self._chroma_errors():
+            return self.sentences.search(vector, k, filters, self.visible_ids())
 
     def passages(self, ids: list[str]) -> dict[str, Passage]:
         return self.catalog.passages(ids)

@@ -223,3 +223,36 @@ def test_chroma_server_mode(tmp_path, embeddings):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_sentence_vectors_follow_their_passages_and_are_backfilled(tmp_path, embeddings):
+    from assistant.retrieve import HybridRetriever
+    from ingest.sentences import sentences_of
+
+    docs = write_corpus(tmp_path / "docs", count=2, repeat=3)
+    plain = settings_for(tmp_path)  # off by default: nothing written
+    ingest(plain, embeddings, [tmp_path / "docs"])
+    index = Index(plain.index, embeddings=embeddings)
+    assert index.sentences.collection.count() == 0 and index.lexical_is_current()
+    # turned on later: the next ingest sees the gap and backfills every passage
+    with_sentences = plain.with_(sentence_vectors=True)
+    index = Index(with_sentences.index, embeddings=embeddings)
+    assert not index.lexical_is_current()
+    ingest(with_sentences, embeddings, [tmp_path / "docs"])
+    index = Index(with_sentences.index, embeddings=embeddings)
+    passages = index.passages(sorted(index.visible_ids()))
+    expected = sum(len(sentences_of(p)) for p in passages.values())
+    assert expected and index.sentences.collection.count() == expected
+    assert index.sentences.passage_ids() == set(passages)
+    vector = embeddings.encode_query("wijkaanpak van gemeenten")
+    hits = index.sentence_search(vector, 3)
+    assert hits and all(pid in passages for pid, _ in hits)
+    assert [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)
+    # a removed document takes its sentences with it
+    docs[0].unlink()
+    ingest(with_sentences, embeddings, [tmp_path / "docs"], prune=True)
+    index = Index(with_sentences.index, embeddings=embeddings)
+    assert index.sentences.passage_ids() == set(index.visible_ids())
+    retriever = HybridRetriever(index, with_sentences.with_(sentence_weight=1.0).retrieval)
+    found = retriever("wijkaanpak van gemeenten", 3)
+    assert found.passages and "sentence" in found.passages[0].signals
