@@ -30,7 +30,10 @@ class AnswerOptions(Options):
     title = "Answer"
 
     answerer: str = option("extractive", "`extractive` (default, no LLM) or `llm`.")
-    answer_sentences: int = option(3, "Maximum sentences in an extractive answer (1–5).")
+    answer_sentences: int = option(
+        1, "Maximum sentences in an extractive answer (1–5). One, chosen on the tune halves: "
+        "citation precision and answer F1 rise on both test halves (README)."
+    )
     answer_embed_sentences: int = option(
         3, "Candidate sentences the extractive answerer compares with the question by "
         "embedding, at least ANSWER_SENTENCES (0 = lexical only, no model call)."

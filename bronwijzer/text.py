@@ -25,6 +25,7 @@ _SENTENCE_END = re.compile(r"([.!?…]+)([\"'”’)\]]*)(\s+)")
 _WORD_BEFORE = re.compile(r"(\S+)$")
 _WHITESPACE = re.compile(r"\s+")
 _TOKEN = re.compile(r"\w+", re.UNICODE)
+DEFAULT_STEMMER = "dutch_porter"  # an index keeps the stemmer it was built with (store.py)
 
 
 def flatten_whitespace(text: str) -> str:
@@ -112,7 +113,9 @@ def dutch_stopwords() -> frozenset[str]:
     from bm25s.stopwords import STOPWORDS_DUTCH
 
     extra = {"wordt", "worden", "werd", "zijn", "kan", "kunnen", "welke", "wat", "wie", "hoe",
-             "waar", "wanneer", "waarom", "hoeveel", "mag", "moet", "moeten", "gaat", "over"}
+             "waar", "wanneer", "waarom", "hoeveel", "mag", "moet", "moeten", "gaat", "over",
+             # question words that BM25 otherwise matches in any text that asks or lists
+             "welk", "waarvoor", "waarmee", "waardoor", "waarop", "waarin", "waaraan"}
     return frozenset(STOPWORDS_DUTCH) | extra
 
 
@@ -122,10 +125,10 @@ def content_words(words: Iterable[str]) -> list[str]:
     return [w for w in words if w not in stop and (len(w) > 1 or w.isdigit())]
 
 
-def stem_words(words: list[str], stemmer: str = "dutch_porter") -> list[str]:
+def stem_words(words: list[str], stemmer: str = DEFAULT_STEMMER) -> list[str]:
     return _stemmer(stemmer).stemWords(words)
 
 
-def stems(text: str, stemmer: str = "dutch_porter") -> list[str]:
+def stems(text: str, stemmer: str = DEFAULT_STEMMER) -> list[str]:
     """Stemmed content words for BM25 and lexical overlap (Dutch stop words removed)."""
     return stem_words(content_words(tokens(text)), stemmer)

@@ -143,22 +143,31 @@ def _print_ingest_table(report: Any) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from ingest.load import SUPPORTED_SUFFIXES
+
     table = Table(title="Bronwijzer ingest")
-    for column in ("bestand", "status", "pagina's", "passages", "s", "fout"):
+    for column in ("bestand", "status", "pagina's", "passages", "s", "fout / reden"):
         table.add_column(column)
     for f in report.files:
-        table.add_row(f.document, f.status, str(f.pages or ""), str(f.passages),
-                      f"{f.seconds:.1f}", f.error or "")
+        skipped = f.status == "skipped"  # nothing was read: empty numbers, not zeros
+        table.add_row(f.document, f.status, str(f.pages or ""),
+                      "" if skipped else str(f.passages), "" if skipped else f"{f.seconds:.1f}",
+                      f.error or f.reason or "")
     console = Console(stderr=False, width=160)
     console.print(table)
     summary = report.to_dict()["summary"]
     console.print(
         f"{summary['added']} nieuw, {summary['updated']} bijgewerkt, "
         f"{summary['unchanged']} ongewijzigd, {summary['removed']} verwijderd, "
+        f"{summary['skipped']} overgeslagen, "
         f"{summary['failed']} mislukt in {summary['seconds']:.1f} s "
         f"({summary['pages_per_second']:.2f} pagina's/s). Index: "
         f"{summary['index_documents']} documenten, {summary['index_passages']} passages, "
         f"model {summary['embedding_model']}."
     )
+    if any(f.status == "skipped" and "niet ondersteund" in (f.reason or "")
+           for f in report.files):  # say once what would have been read
+        console.print(f"Ondersteunde formats: {', '.join(sorted(SUPPORTED_SUFFIXES))}.")
     for f in report.failed:
         print(f"fout: {f.path}: {f.error}", file=sys.stderr)
+

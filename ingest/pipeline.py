@@ -19,22 +19,29 @@ import numpy as np
 
 from bronwijzer.domain import BronwijzerError, IngestError, Passage, ServiceUnavailableError
 from ingest.chunk import Chunker, embedding_text
-from ingest.load import discover, load_document
+from ingest.load import SkippedFile, load_document, scan
 from ingest.sources import SourceCatalogue
 from ingest.store import Index
 
 EMBED_BATCH = 128  # the engine sorts a batch by length and packs it by tokens
 
 
+# Every status a FileResult can have. "skipped": not a document we load (unsupported
+# format, hidden, OS debris); listed so no file disappears without a word, but it is not
+# a failure and leaves the exit code alone.
+STATUSES = ("added", "updated", "unchanged", "removed", "skipped", "failed")
+
+
 @dataclass
 class FileResult:
     path: str
     document: str  # file name, as Passage.document
-    status: str  # added | updated | unchanged | failed | removed
-    pages: int | None = None
+    status: str  # one of STATUSES
+    pages: int | None = None  # pages, or slides for a presentation
     passages: int = 0
     seconds: float = 0.0
-    error: str | None = None
+    error: str | None = None  # why it failed (status "failed")
+    reason: str | None = None  # why it was skipped, in Dutch (status "skipped")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -70,8 +77,7 @@ class IngestReport:
         return {
             "files": [f.to_dict() for f in self.files],
             "summary": {
-                status: self.count(status)
-                for status in ("added", "updated", "unchanged", "removed", "failed")
+                status: self.count(status) for status in STATUSES
             }
             | {
                 "seconds": round(self.seconds, 3),
@@ -105,8 +111,9 @@ class Ingestor:
     def __call__(self, paths: Iterable[str | Path], *, prune: bool = False) -> IngestReport:
         started = time.perf_counter()
         report = IngestReport(embedding_model=self.index.embeddings.name)
-        files, errors = discover(paths)
-        report.files.extend(_failure(e) for e in errors)
+        found = scan(paths, own_folders=[self.index.directory])
+        files = found.files
+        report.files.extend(_failure(e) for e in found.errors)
         with self.index.write_lock():
             self.index.reconcile()
             known = {d.path: d for d in self.index.documents()}
@@ -122,6 +129,7 @@ class Ingestor:
                         unavailable = result.error
                 report.files.append(result)
                 self.on_file_done(result, n, len(files))
+            report.files.extend(_skipped(s) for s in found.skipped)
             if prune and not unavailable:
                 report.files.extend(self._prune())
             try:
@@ -186,6 +194,10 @@ class Ingestor:
 def _failure(error: IngestError, seconds: float = 0.0) -> FileResult:
     return FileResult(error.path, Path(error.path).name, "failed", error=error.reason,
                       seconds=seconds)
+
+
+def _skipped(entry: SkippedFile) -> FileResult:
+    return FileResult(entry.path, Path(entry.path).name, "skipped", reason=entry.reason)
 
 
 def _sha256(path: Path) -> str:

@@ -34,6 +34,7 @@ from bronwijzer.domain import (
     IndexMismatchError,
     Passage,
 )
+from bronwijzer.text import DEFAULT_STEMMER
 from ingest.catalog import Catalog, DocumentRecord
 from ingest.chroma import chroma_metadata, chroma_where, open_collection, store_error
 from ingest.chunk import embedding_text
@@ -49,7 +50,7 @@ MB = 1024 * 1024
 # Disk use per passage: ~10.5 KB measured (Chroma + catalogue, 2,190 passages in 22.9 MB),
 # doubled for the WAL and the BM25 snapshot written next to the published one.
 BYTES_PER_PASSAGE = 20 * 1024
-STEMMER = "dutch_porter"  # measured better than Snowball's newer "dutch" (see README)
+STEMMER = DEFAULT_STEMMER  # measured better than Snowball's newer "dutch" (see README)
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,19 @@ def mixed_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     image_only_pdf(folder)
     truncated_pdf(folder)
     (folder / "kapot.docx").write_text("geen zip", "utf-8")
+    # not documents: listed as skipped, never silently dropped, and no effect on the exit code
+    (folder / "onbekend.xyz").write_bytes(b"\x00 onbekend")
+    (folder / "Thumbs.db").write_bytes(bytes(64))
+    (folder / ".verborgen").mkdir()
+    (folder / ".verborgen" / "notitie.md").write_text("# Notitie\n\nGeheim.\n", "utf-8")
     return folder
+
+
+SKIPPED = {
+    "onbekend.xyz": "format .xyz wordt niet ondersteund",
+    "Thumbs.db": "systeembestand (miniaturen van Windows), geen document",
+    ".verborgen": "verborgen map (naam begint met een punt), niet doorzocht: 1 bestand",
+}
 
 
 @pytest.fixture(scope="module")
@@ -62,14 +74,36 @@ def test_bad_files_fail_one_by_one_and_the_rest_is_stored(ingested):
     for name, phrase in expected_errors.items():
         assert phrase.lower() in failed[name]["error"].lower(), failed[name]
     assert report["summary"]["failed"] == 6
-    assert report["summary"]["added"] == len(by_name) - 6  # incl. helper PDFs of the factory
+    skipped = {name: f["reason"] for name, f in by_name.items() if f["status"] == "skipped"}
+    assert skipped == SKIPPED and report["summary"]["skipped"] == 3
+    assert all(by_name[name]["error"] is None for name in skipped)
+    # incl. helper PDFs of the factory
+    assert report["summary"]["added"] == len(by_name) - 6 - 3
 
 
 def test_errors_are_one_line_each_naming_the_file(mixed_folder, tmp_path):
     result = run("ingest", str(mixed_folder), "--index", str(tmp_path / "i"), check_code=3)
     error_lines = [line for line in result.stderr.splitlines() if line.startswith("fout:")]
-    assert len(error_lines) == 6
+    assert len(error_lines) == 6  # skipped files are not errors
     assert all(str(mixed_folder) in line for line in error_lines)
+    table = result.stdout
+    for name, reason in SKIPPED.items():  # the table lists them with the reason
+        assert name in table and reason.split(",")[0] in table, (name, table)
+    assert "3 overgeslagen, 6 mislukt" in table
+    assert "Ondersteunde formats: .docx, .htm, .html, .markdown, .md, .odt, .pdf, .pptx" in table
+
+
+def test_only_skipped_files_next_to_good_ones_exit_0(tmp_path):
+    (tmp_path / "sample.md").write_text(SAMPLE.read_text("utf-8"), "utf-8")
+    (tmp_path / "onbekend.xyz").write_text("x", "utf-8")
+    result = run("ingest", str(tmp_path), str(tmp_path / "onbekend.xyz"), "--index",
+                 str(tmp_path / "i"), "--json", check_code=0)
+    report = json.loads(result.stdout)
+    # named twice, listed once; the index inside the folder is one row, not its files
+    assert [(f["document"], f["status"], f["reason"]) for f in report["files"]] == [
+        ("sample.md", "added", None),
+        ("i", "skipped", "map van de Bronwijzer-index zelf, niet doorzocht"),
+        ("onbekend.xyz", "skipped", "format .xyz wordt niet ondersteund")]
 
 
 def test_search_json_contract(ingested):

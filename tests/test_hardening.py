@@ -81,8 +81,8 @@ def _bad_files(folder: Path) -> dict[str, Path]:
         handle.write(b"%PDF-1.7\n")
         handle.truncate(200 * 1024 * 1024)
     files["200_mb"] = big
-    (folder / "notulen.rtf").write_text("{\\rtf1 notulen}", "utf-8")
-    files["unsupported_extension"] = folder / "notulen.rtf"
+    (folder / "notulen.rtf").write_text("{\\rtf1\\ansi {\\b Notulen} van de vergadering", "utf-8")
+    files["truncated_rtf"] = folder / "notulen.rtf"
     (folder / "eigenlijk_tekst.pdf").write_text("Dit is platte tekst, geen PDF.\n", "utf-8")
     files["wrong_extension"] = folder / "eigenlijk_tekst.pdf"
     (folder / "binair.md").write_bytes(bytes(range(256)) * 64)
@@ -100,7 +100,7 @@ def _bad_files(folder: Path) -> dict[str, Path]:
 EXPECTED_REASON = {
     "encrypted": "encrypted", "truncated": "not a readable PDF", "corrupt": "not a readable PDF",
     "image_only": "no text layer", "zero_bytes": "empty file", "200_mb": "BRONWIJZER_MAX_FILE_MB",
-    "unsupported_extension": "unsupported extension", "wrong_extension": "no %PDF header",
+    "truncated_rtf": "incomplete", "wrong_extension": "no %PDF header",
     "binary_as_md": "binary file", "broken_front_matter": "front matter",
     "docx_not_zip": "not a valid DOCX", "odt_not_zip": "not a valid ODT",
 }
@@ -127,7 +127,8 @@ def test_malformed_files_fail_one_by_one_and_nothing_good_is_lost(tmp_path, embe
     good = _good_files(docs)
     bad = _bad_files(docs)
     index_dir = tmp_path / "index"
-    every = [*good, *bad.values()]
+    (docs / "onbekend.xyz").write_text("een formaat dat niemand kent", "utf-8")
+    every = [*good, *bad.values(), docs / "onbekend.xyz"]
     run = subprocess.run(
         [sys.executable, "-m", "cli", "ingest", *map(str, every),
          "--index", str(index_dir), "--json"],
@@ -145,6 +146,10 @@ def test_malformed_files_fail_one_by_one_and_nothing_good_is_lost(tmp_path, embe
         assert "\n" not in reason and EXPECTED_REASON[kind] in reason, (kind, reason)
         assert Path(result["path"]) == path  # the message names the file
         messages[path.name] = f"{path.name}: {reason}"
+    # an unsupported format is listed as skipped, with the reason, not silently left out
+    skipped = by_name["onbekend.xyz"]
+    assert skipped["status"] == "skipped" and "format .xyz wordt niet ondersteund" in (
+        skipped["reason"] or ""), skipped
     # every good file: ingested in the same run
     assert all(by_name[p.name]["status"] == "added" for p in good), report["files"]
     assert by_name["duizenden_paginas.pdf"]["pages"] == 2000

@@ -14,7 +14,7 @@ from odf.table import Table, TableCell, TableColumn, TableRow
 from odf.text import H, P
 
 from bronwijzer.domain import Document, IngestError
-from ingest.load import SUPPORTED_SUFFIXES, discover, load_document
+from ingest.load import SUPPORTED_SUFFIXES, SkippedFile, discover, load_document, scan
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 
@@ -67,19 +67,27 @@ def test_discover_expands_folders_sorted_and_skips_hidden(tmp_path: Path) -> Non
         "een.pdf",
     ]
     assert all(f.is_absolute() for f in files)
+    # what discover leaves out, scan lists: nothing under the paths goes unmentioned
+    skipped = {Path(s.path).relative_to(tmp_path).as_posix() for s in scan([tmp_path]).skipped}
+    assert skipped == {"notities.xlsx", ".geheim.md", ".verborgen"}
 
 
-def test_discover_reports_unsupported_explicit_file_and_missing_path(tmp_path: Path) -> None:
+def test_scan_skips_unsupported_explicit_file_and_reports_missing_path(tmp_path: Path) -> None:
     sheet = tmp_path / "begroting.xlsx"
     sheet.write_text("x")
     note = tmp_path / "nota.md"
     note.write_text("x")
-    files, errors = discover([sheet, note, note, tmp_path / "bestaat_niet.pdf"])
-    assert files == [note.absolute()]
-    assert len(errors) == 2
-    assert "unsupported extension .xlsx, supported: " in str(errors[0])
-    assert ".pdf" in str(errors[0]) and "begroting.xlsx" in str(errors[0])
-    assert "not found" in str(errors[1])
+    found = scan([sheet, note, note, tmp_path / "bestaat_niet.pdf"])
+    assert found.files == [note.absolute()]
+    assert found.skipped == [SkippedFile(str(sheet), "format .xlsx wordt niet ondersteund")]
+    assert len(found.errors) == 1 and "not found" in str(found.errors[0])
+    assert "bestaat_niet.pdf" in str(found.errors[0])
+
+
+def test_explicit_hidden_file_is_loaded(tmp_path: Path) -> None:
+    hidden = tmp_path / ".concept.md"
+    hidden.write_text("# Concept\n\nTekst.\n")
+    assert scan([hidden]).files == [hidden]
 
 
 def test_discover_keeps_binary_md_for_load_to_reject(tmp_path: Path) -> None:
@@ -91,7 +99,8 @@ def test_discover_keeps_binary_md_for_load_to_reject(tmp_path: Path) -> None:
 
 
 def test_supported_suffixes() -> None:
-    expected = {".pdf", ".md", ".markdown", ".txt", ".html", ".htm", ".docx", ".odt"}
+    expected = {".pdf", ".md", ".markdown", ".txt", ".html", ".htm", ".docx", ".odt", ".rtf",
+                ".pptx"}
     assert expected == SUPPORTED_SUFFIXES
 
 

@@ -15,6 +15,8 @@ from ingest.loaders.html import _load_html
 from ingest.loaders.markdown import _load_markdown
 from ingest.loaders.odt import _load_odt
 from ingest.loaders.pdf import _load_pdf
+from ingest.loaders.pptx import _load_pptx
+from ingest.loaders.rtf import _load_rtf
 from ingest.loaders.structure import _Parsed
 
 __all__ = ["LOADERS"]
@@ -28,4 +30,6 @@ LOADERS: dict[str, Callable[[bytes, str], _Parsed]] = {
     ".htm": _load_html,
     ".docx": _load_docx,
     ".odt": _load_odt,
+    ".rtf": _load_rtf,
+    ".pptx": _load_pptx,
 }

@@ -1,6 +1,6 @@
 """Shared structure code for the format loaders: from events to Blocks.
 
-Each format parser (Markdown, HTML, DOCX, ODT) emits a flat stream of headings and
+Each format parser (Markdown, HTML, DOCX, ODT, RTF) emits a flat stream of headings and
 paragraphs into an `_EventStream`; `_blocks_from_events` turns that stream into Blocks
 whose heading path is kept by `SectionTracker`. This module also holds the pieces more
 than one format needs: the `_Parsed` result type, paragraph splitting, text decoding,
@@ -308,6 +308,8 @@ def strip_markdown_inline(text: str) -> str:
 
 _JUNK_TITLE = re.compile(
     r"^(?:untitled|naamloos|document\d*|microsoft (?:word|powerpoint|excel)\b.*|"
+    # template defaults PowerPoint leaves in the properties of many decks
+    r"(?:powerpoint[- ]?)?presenta(?:tion|tie)\s*\d*|"
     r".*\.(?:docx?|pdf|odt|rtf|pptx?|xlsx?|indd)|[-_.\s\d]*)$",
     re.IGNORECASE,
 )
