@@ -42,6 +42,10 @@ class AnswerOptions(Options):
         20, "Opening words of each such sentence that are embedded (model time grows "
         "with length)."
     )
+    stale_years: int = option(
+        3, "A cited text older than this many years (by its version date or year), or "
+        "marked superseded in corpus/sources.toml, gets a notice with the answer."
+    )
     refusal_model: str = option(
         "bundled",
         "How to decide to refuse or caution: `bundled` (a logistic model over several "

@@ -105,7 +105,8 @@ def _citation(n: int, scored: ScoredPassage, start: int, end: int) -> Citation:
     return Citation(
         n=n, passage_id=passage.id, document=passage.document, title=passage.title,
         page=passage.page, quote=passage.text[start:end], section=passage.section,
-        locator=passage.locator(), start=start, end=end,
+        locator=passage.locator(), start=start, end=end, publisher=passage.publisher,
+        year=passage.year, version_date=passage.version_date,
     )
 
 

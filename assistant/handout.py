@@ -43,6 +43,8 @@ def turn_markdown(number: int, answer: Answer) -> list[str]:
     lines += ["**Antwoord:** " + markdown_escape(answer.text), ""]
     if answer.caution:
         lines += [f"_{markdown_escape(CAUTION_TEXT)}_", ""]
+    for notice in answer.notices:
+        lines += [f"**{markdown_escape(notice)}**", ""]
     passages = {scored.passage.id: scored.passage for scored in answer.passages}
     if answer.refused:
         lines += closest_passages_markdown([s.passage for s in answer.passages[:3]])
@@ -74,8 +76,12 @@ def closest_passages_markdown(passages: Sequence[Passage]) -> list[str]:
 
 
 def source_line(title: str, passage: Passage | None, page: int | None) -> str:
-    """'Title (publisher, year), p. 3' (or 'art. 172') with whatever metadata is known."""
-    details = [str(v) for v in (passage.publisher, passage.year) if v] if passage else []
+    """'Title (publisher, year), p. 3' (or 'versie 2015-11-24' and 'art. 172' for a law)
+    with whatever metadata is known."""
+    dated = None
+    if passage is not None:
+        dated = f"versie {passage.version_date}" if passage.version_date else passage.year
+    details = [str(v) for v in (passage.publisher, dated) if v] if passage else []
     text = markdown_escape(title)
     if details:
         text += f" ({markdown_escape(', '.join(details))})"

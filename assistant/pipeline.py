@@ -1,4 +1,4 @@
-"""The assistant: rewrite → retrieve → (rerank) → refuse? → answer → cite.
+"""The assistant: rewrite → retrieve → (rerank) → refuse? → answer → cite → date check.
 
 `Assistant.ask` returns an `Answer`; `Assistant.stream` yields the same answer
 in pieces for the web chat. Both share every step, so the streamed and the
@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from assistant.answer import Answerer, Draft, make_answerer
+from assistant.dated import mark_stale
 from assistant.llm import LLMRewriter, make_chat_model
 from assistant.refusal import RefusalPolicy
 from assistant.rerank import Reranker, load_reranker
@@ -48,8 +49,9 @@ class Assistant:
 
     def __init__(self, index: Index, retriever: HybridRetriever, answerer: Answerer,
                  refusal: RefusalPolicy, *, reranker: Reranker | None = None,
-                 rewriter: Rewriter | None = None) -> None:
+                 rewriter: Rewriter | None = None, stale_years: int = 3) -> None:
         self.index = index
+        self.stale_years = stale_years
         self.retriever = retriever
         self.answerer = answerer
         self.refusal = refusal
@@ -104,11 +106,11 @@ class Assistant:
             yield _refusal(question, rewritten, retrieval, draft.answerer, timings, started)
             return
         timings["total"] = _ms(started)
-        yield StreamEvent(answer=Answer(
+        yield StreamEvent(answer=mark_stale(Answer(
             question=question, text=draft.cited.text, citations=draft.cited.citations,
             passages=retrieval.passages, refused=False, rewritten_question=rewritten,
             answerer=draft.answerer, timings=timings, caution=verdict.caution,
-        ))
+        ), self.stale_years))
 
     def retrieve(self, question: str, filters: Filters | None = None, k: int | None = None
                  ) -> Retrieval:
@@ -150,6 +152,7 @@ def build_assistant(settings: Settings, *, index: Index | None = None,
         RefusalPolicy(index, settings.answer),
         reranker=load_reranker(settings.retrieval.reranker_model),
         rewriter=LLMRewriter(chat_model) if chat_model is not None else None,
+        stale_years=settings.answer.stale_years,
     )
 
 

@@ -62,6 +62,9 @@ class Document:
     year: int | None = None
     document_type: str | None = None
     pages: int | None = None  # page count for paged formats
+    version_date: str | None = None  # "2015-11-24" or "2015": the date of the text as held
+    status: str | None = None  # current | superseded | unknown (corpus/sources.toml)
+    current_url: str | None = None  # where the text in force is (wetten.overheid.nl)
 
     @property
     def id(self) -> str:
@@ -93,6 +96,9 @@ class Passage:
     publisher: str | None = None
     year: int | None = None
     document_type: str | None = None
+    version_date: str | None = None  # as on its Document
+    status: str | None = None
+    current_url: str | None = None
 
     @property
     def page(self) -> int | None:
@@ -157,6 +163,10 @@ class Citation:
     locator: str = ""  # 'p. 3', 'art. 172': Passage.locator()
     start: int = 0  # character offsets of the quote in the passage text
     end: int = 0
+    publisher: str | None = None
+    year: int | None = None
+    version_date: str | None = None
+    stale: bool = False  # older than BRONWIJZER_STALE_YEARS or superseded: see Answer.notices
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -180,6 +190,7 @@ class Answer:
     # weak evidence, but not weak enough to refuse (never set on a refusal): the answer
     # is shown with CAUTION_TEXT
     caution: bool = False
+    notices: list[str] = field(default_factory=list)  # e.g. a cited law text is outdated
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -187,6 +198,7 @@ class Answer:
             "answer": self.text,
             "refused": self.refused,
             "caution": self.caution,
+            "notices": list(self.notices),
             "rewritten_question": self.rewritten_question,
             "answerer": self.answerer,
             "citations": [c.to_dict() for c in self.citations],

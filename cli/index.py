@@ -79,11 +79,17 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_corpus_download(args: argparse.Namespace, settings: Settings) -> int:
-    from ingest.sources import SourceCatalogue
+    from ingest.sources import OFFLINE, SourceCatalogue
 
     results = SourceCatalogue.load(settings.index.sources).download(args.to)
+    offline = [name for name, status in results if status.startswith(OFFLINE)]
     for name, status in results:
-        print(f"{status:>12}  {name}" if len(status) <= 12 else f"{name}: {status}")
+        if name not in offline:
+            print(f"{status:>12}  {name}" if len(status) <= 12 else f"{name}: {status}")
+    if offline:  # one line, not one per file: the cause is the same for all
+        present = sum(status == "present" for _, status in results)
+        print(f"bronwijzer corpus download: no network access; {len(offline)} documents not "
+              f"downloaded, {present} present in {args.to}", file=sys.stderr)
     failed = [r for r in results if r[1].startswith("not ")]
     return EXIT_PARTIAL if failed else EXIT_OK
 

@@ -141,9 +141,18 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print("Bronnen:")
         for c in answer.citations:
-            where = f", {c.locator}" if c.locator else ""
-            print(f"[{c.n}] {c.title} ({c.document}{where})")
+            print(f"[{c.n}] {citation_line(c)}")
+        for line in answer.notices:
+            print(f"\n{line}")
     return EXIT_OK
+
+
+def citation_line(c: Any) -> str:
+    """'Gemeentewet (Rijksoverheid, versie 2015-11-24; gemeentewet_BWBR0005416.md, art. 172)'."""
+    dated = f"versie {c.version_date}" if c.version_date else (str(c.year) if c.year else "")
+    about = ", ".join(x for x in (c.publisher, dated) if x)
+    where = ", ".join(x for x in (c.document, c.locator) if x)
+    return f"{c.title} ({about + '; ' if about else ''}{where})"
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:

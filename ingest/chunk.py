@@ -153,6 +153,9 @@ class Chunker:
             publisher=document.publisher,
             year=document.year,
             document_type=document.document_type,
+            version_date=document.version_date,
+            status=document.status,
+            current_url=document.current_url,
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import tomllib
 import urllib.error
 import urllib.request
@@ -11,6 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from bronwijzer.domain import BronwijzerError, Document
+
+STATUSES = ("current", "superseded", "unknown")
+VERSION_DATE = re.compile(r"\d{4}(-\d{2}-\d{2})?")
+BWB_ID = re.compile(r"BWBR\d{7}")
+OFFLINE = "not downloaded: no network access"
 
 
 @dataclass(frozen=True)
@@ -23,7 +29,15 @@ class Source:
     download_url: str | None = None
     sha256: str | None = None
     licence: str | None = None
+    version_date: str | None = None  # "YYYY-MM-DD" or "YYYY": the date of the text as held
+    status: str | None = None  # current | superseded | unknown
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def current_url(self) -> str | None:
+        """Where the text in force is: wetten.overheid.nl for a BWB identifier."""
+        found = BWB_ID.search(self.file or "") or BWB_ID.search(str(self.extra.get("url", "")))
+        return f"https://wetten.overheid.nl/{found.group(0)}" if found else None
 
 
 class SourceCatalogue:
@@ -46,6 +60,8 @@ class SourceCatalogue:
                 raise BronwijzerError(f"{path}: source #{n} has no title")
             fields = {k: v for k, v in entry.items() if k in known}
             extra = {k: v for k, v in entry.items() if k not in known}
+            where = f"{path}: source #{n} ({entry.get('file') or entry['title']})"
+            _check_dating(where, fields)
             sources.append(Source(**fields, extra=extra))
         return cls(sources)
 
@@ -62,12 +78,21 @@ class SourceCatalogue:
         document.publisher = source.publisher or document.publisher
         document.year = source.year or document.year
         document.document_type = source.document_type or document.document_type
+        document.version_date = source.version_date or document.version_date
+        document.status = source.status or document.status
+        document.current_url = source.current_url or document.current_url
         return document
 
-    def download(self, target: Path, *, timeout: float = 30.0) -> list[tuple[str, str]]:
-        """Fetch every source with a download_url into `target`; returns (file, status)."""
+    def download(self, target: Path, *, timeout: float = 15.0) -> list[tuple[str, str]]:
+        """Fetch every source with a download_url into `target`; returns (file, status).
+
+        After the first failure to reach the network the rest is not tried (status
+        OFFLINE): offline, one failed lookup is enough to know, and waiting for a timeout
+        per file would stall `make demo`.
+        """
         target.mkdir(parents=True, exist_ok=True)
         results = []
+        offline = False
         for source in self.sources:
             if not source.file:
                 continue
@@ -78,12 +103,16 @@ class SourceCatalogue:
             if not source.download_url:
                 results.append((source.file, "no download address; add the file by hand"))
                 continue
+            if offline:
+                results.append((source.file, OFFLINE))
+                continue
             try:
                 with urllib.request.urlopen(source.download_url, timeout=timeout) as response:
                     data = response.read()
             except (urllib.error.URLError, TimeoutError, OSError) as exc:
                 reason = getattr(exc, "reason", exc)
-                results.append((source.file, f"not downloaded: no network access? ({reason})"))
+                results.append((source.file, f"{OFFLINE} ({reason})"))
+                offline = True
                 continue
             if source.sha256 and hashlib.sha256(data).hexdigest() != source.sha256:
                 results.append((source.file, "not saved: checksum differs from the catalogue"))
@@ -93,6 +122,18 @@ class SourceCatalogue:
             tmp.replace(path)
             results.append((source.file, "downloaded"))
         return results
+
+
+def _check_dating(where: str, fields: dict[str, Any]) -> None:
+    version = fields.get("version_date")
+    if version is not None:
+        version = fields["version_date"] = str(version)  # TOML may hold a date value
+        if not VERSION_DATE.fullmatch(version):
+            raise BronwijzerError(f"{where}: version_date must be YYYY-MM-DD or YYYY, "
+                                  f"not {version!r}")
+    if fields.get("status") not in (None, *STATUSES):
+        raise BronwijzerError(f"{where}: status must be one of {', '.join(STATUSES)}, "
+                              f"not {fields['status']!r}")
 
 
 def _sha256(path: Path) -> str:
