@@ -19,7 +19,7 @@ from typing import Any
 from assistant.settings import Settings, settings_table
 from bronwijzer.domain import CAUTION_TEXT, BronwijzerError, Filters
 from bronwijzer.settings import env_name
-from cli import evals, feedback, index
+from cli import course, evals, feedback, index
 from cli.common import EXIT_ERROR, EXIT_OK, EXIT_USAGE, command
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -55,7 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Bronwijzer: answers from Dutch policy documents, with passage and page.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for register_commands in (index.register, register, evals.register, feedback.register):
+    for register_commands in (index.register, register, course.register, evals.register,
+                              feedback.register):
         register_commands(sub)
     return parser
 

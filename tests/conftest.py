@@ -101,6 +101,21 @@ def sample_index(tmp_path_factory: pytest.TempPathFactory, embeddings) -> Settin
     return settings
 
 
+@pytest.fixture(scope="session")
+def demo_index(tmp_path_factory: pytest.TempPathFactory, embeddings) -> Settings:
+    """Index of everything bundled in corpus/ (what `make demo` serves), with the catalogue."""
+    from ingest.pipeline import Ingestor
+    from ingest.sources import SourceCatalogue
+    from ingest.store import Index
+
+    settings = Settings.from_env({}, index_dir=tmp_path_factory.mktemp("demo") / "index")
+    with exclusive(Settings.from_env().index.model_cache_dir / "test-demo-index.lock"):
+        index = Index(settings.index, create=True, embeddings=embeddings)
+        Ingestor(index, sources=SourceCatalogue.load(settings.index.sources))([PROJECT / "corpus"])
+        index.close()
+    return settings
+
+
 @contextmanager
 def exclusive(lock_file: Path) -> Iterator[None]:
     """Hold an exclusive lock on `lock_file` (between test processes and xdist workers)."""
