@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
-from langchain_core.documents import Document as LangChainDocument
-from langchain_core.retrievers import BaseRetriever
 
-from bronwijzer.domain import BronwijzerError, Filters, Passage, ScoredPassage
+from bronwijzer.domain import BronwijzerError, Filters, ScoredPassage
 from bronwijzer.settings import Options, env_name, option
 from bronwijzer.text import tokens
 from ingest.store import Index
@@ -177,25 +173,3 @@ def _jaccard(a: set[str], b: set[str]) -> float:
 
 def _ms(started: float) -> float:
     return (time.perf_counter() - started) * 1000
-
-
-def to_langchain(scored: ScoredPassage) -> LangChainDocument:
-    passage: Passage = scored.passage
-    metadata: dict[str, Any] = {
-        key: value for key, value in scored.to_dict().items() if key != "text" and value is not None
-    }
-    return LangChainDocument(page_content=passage.text, metadata=metadata, id=passage.id)
-
-
-class BronwijzerRetriever(BaseRetriever):
-    """The hybrid retriever as a LangChain retriever, for use in users' own chains."""
-
-    retriever: Any  # HybridRetriever (kept as Any: pydantic cannot validate it)
-    k: int = 6
-    filters: Any = None
-
-    def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
-    ) -> list[LangChainDocument]:
-        retrieval = self.retriever(query, self.k, self.filters)
-        return [to_langchain(p) for p in retrieval.passages]

@@ -253,6 +253,7 @@ class ItemResult:
     answer_ms: float
     follow_up: FollowUpResult | None = None
     caution: bool = False  # answered with the weak-evidence caution
+    document: str = ""  # of the first evidence entry ("" if none): the per-document slices
 
     @property
     def relevant_flags(self) -> list[bool]:

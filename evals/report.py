@@ -14,16 +14,23 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from evals.compare import detectable_lines
 from evals.report_plots import plot_calibration, plot_hit_curve, plot_latency, plot_tag_bars
 from evals.report_refusal import NOTE as REFUSAL_NOTE
 from evals.report_refusal import refusal_rows
+from evals.report_sections import (
+    Section,
+    comparison_sections,
+    interval_section,
+    review_section,
+    slice_sections,
+)
 from evals.report_tables import (
     calibration_rows,
     delta_rows,
     fmt,
     latency,
     summary_rows,
-    tag_rows,
     threshold_rows,
 )
 
@@ -102,7 +109,9 @@ def render_markdown(results: dict[str, Any]) -> str:
     if deltas:
         parts += ["", f"## Deltas vs baseline `{results['baseline'].get('path')}`", "",
                   md_table(*deltas)]
-    parts += ["", "## hit@5 per tag", "", md_table(*tag_rows(results))]
+    for section in (interval_section(results), *comparison_sections(results),
+                    *slice_sections(results)):
+        parts += _md_section(section)
     calibration = calibration_rows(results)
     if calibration:
         parts += ["", f"## Refusal signal (best dense cosine, config {default})", "",
@@ -111,6 +120,7 @@ def render_markdown(results: dict[str, Any]) -> str:
     if refusal:
         parts += ["", f"## Refusal and caution ({default})", "", md_table(*refusal), "",
                   REFUSAL_NOTE]
+    parts += _md_section(review_section(results))
     unreachable = results.get("unreachable_evidence") or []
     if unreachable:
         parts += ["", f"## Evidence no indexed passage is relevant to: {len(unreachable)}", "",
@@ -123,6 +133,15 @@ def render_markdown(results: dict[str, Any]) -> str:
         if len(found) > MAX_FAILURES_PER_KIND:
             parts.append(f"- … {len(found) - MAX_FAILURES_PER_KIND} more in results.json")
     return "\n".join(parts) + "\n"
+
+
+def _md_section(section: Section | None) -> list[str]:
+    if section is None:
+        return []
+    parts = ["", f"## {section.title}"]
+    for table in section.tables:
+        parts += ["", md_table(*table)]
+    return parts + (["", section.note] if section.note else [])
 
 
 def _md_failure(failure: Failure) -> str:
@@ -211,10 +230,13 @@ def render_html(results: dict[str, Any]) -> str:
                      html_table(*deltas)]
     sections += [
         "<h2>hit@k</h2>", _img(plot_hit_curve(results), "hit@k curve per configuration"),
-        "<h2>hit@5 per tag</h2>", _img(plot_tag_bars(results), "hit@5 per tag"),
-        html_table(*tag_rows(results)),
-        "<h2>Latency</h2>", _img(plot_latency(results), "latency distribution"),
     ]
+    for section in (interval_section(results), *comparison_sections(results)):
+        sections += _html_section(section)
+    sections += ["<h2>hit@5 per tag</h2>", _img(plot_tag_bars(results), "hit@5 per tag")]
+    for section in slice_sections(results):
+        sections += _html_section(section)
+    sections += ["<h2>Latency</h2>", _img(plot_latency(results), "latency distribution")]
     calibration = calibration_rows(results)
     if calibration:
         plot = plot_calibration(results)
@@ -225,6 +247,7 @@ def render_html(results: dict[str, Any]) -> str:
     if refusal:
         sections += [f"<h2>Refusal and caution ({escape(default)})</h2>",
                      html_table(*refusal), f"<p>{escape(REFUSAL_NOTE)}</p>"]
+    sections += _html_section(review_section(results))
     unreachable = results.get("unreachable_evidence") or []
     if unreachable:
         sections += [f"<h2>Evidence no indexed passage is relevant to: {len(unreachable)}</h2>",
@@ -240,6 +263,14 @@ def render_html(results: dict[str, Any]) -> str:
         f"<title>{escape(title)}</title><style>{CSS}</style></head><body>\n"
         + "\n".join(sections) + "\n</body></html>\n"
     )
+
+
+def _html_section(section: Section | None) -> list[str]:
+    if section is None:
+        return []
+    parts = [f"<h2>{escape(section.title)}</h2>"]
+    parts += [html_table(*table) for table in section.tables]
+    return parts + ([f'<p class="note">{escape(section.note)}</p>'] if section.note else [])
 
 
 def _img(data_uri: str, alt: str) -> str:
@@ -301,4 +332,4 @@ def console_summary(results: dict[str, Any]) -> str:
     for name, values in results["configs"].items():
         lines.append(f"{name:{width}} " + " ".join(f"{fmt(values.get(c)):>9}" for c in columns)
                      + f"  {fmt(latency(values, 'answer', 'p50'), 0):>9}")
-    return "\n".join(lines)
+    return "\n".join(lines + detectable_lines(results))

@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from evals.metrics import HEADLINE_METRICS
+from evals.stats import LOWER_IS_BETTER
 
 SUMMARY_COLUMNS = HEADLINE_METRICS
-LOWER_IS_BETTER = {"false_refusal_rate", "caution_rate"}
 
 
 def fmt(value: Any, digits: int = 3) -> str:

@@ -28,7 +28,7 @@ from assistant.pipeline import Assistant, build_assistant
 from assistant.settings import ANSWER_SHAPING, Settings
 from bronwijzer.domain import Answer, BronwijzerError, ScoredPassage
 from bronwijzer.settings import env_name, parse_value
-from evals import metrics, refusal_fit
+from evals import compare, metrics, refusal_fit, slices
 from evals.dataset import Evidence, Item
 from evals.metrics import CitationCheck, FollowUpResult, ItemResult, RetrievedPassage
 
@@ -145,6 +145,7 @@ class EvalRun:
     split: str = "all"  # the dataset half these items are (tune, test or all)
     seconds: float = 0.0
     refusal: dict[str, Any] = field(default_factory=dict)  # refusal_fit.summary, default config
+    document_types: dict[str, str] = field(default_factory=dict)  # file name -> type (slices)
 
     def results_for(self, config: str) -> list[ItemResult]:
         return [r for r in self.items if r.config == config]
@@ -173,6 +174,7 @@ class EvalRun:
             "calibration": calibration,
             "unreachable_evidence": self.unreachable,
             "refusal": self.refusal,
+            "document_types": self.document_types,
             "items": [asdict(r) for r in self.items],
         }
         if baseline is not None:
@@ -184,6 +186,9 @@ class EvalRun:
                     if name in baseline.get("configs", {})
                 },
             }
+        # intervals, paired comparisons and slices are computed from the item dicts alone
+        compare.add_uncertainty(results, baseline, baseline_path)
+        results["slices"] = slices.slices(results)
         return results
 
 
@@ -231,6 +236,7 @@ def run_evaluation(items: Sequence[Item], index: Index, settings: Settings,
         unreachable=unreachable_evidence(items, index),
         refusal_threshold=settings.answer.refusal_threshold, seconds=time.perf_counter() - started,
         refusal=refusal,
+        document_types={d.name: d.document_type or "" for d in index.documents()},
     )
 
 
@@ -285,6 +291,7 @@ def evaluate_item(assistant: Assistant, item: Item, config: str) -> ItemResult:
         answer_f1=scored[0], rouge_l=scored[1],
         best_dense=assistant.refusal.evidence(retrieval), retrieval_ms=retrieval_ms,
         answer_ms=float(answer.timings.get("total", 0.0)),
+        document=item.evidence[0].document if item.evidence else "",
         follow_up=evaluate_follow_up(assistant, item, answer) if item.follow_up else None,
     )
 

@@ -329,14 +329,49 @@ def test_report_escapes_dataset_text(sample_index, embeddings, tmp_path: Path) -
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
 
-def test_export_ragas(sample_index, tmp_path: Path) -> None:
+# ragas 0.4.3's SingleTurnSample fields (ragas.dataset_schema; checked against the installed
+# package in a separate environment: ragas does not install with this project's pinned
+# openai/jiter, see README "Evaluation")
+RAGAS_SINGLE_TURN_FIELDS = {
+    "user_input", "retrieved_contexts", "reference_contexts", "retrieved_context_ids",
+    "reference_context_ids", "response", "multi_responses", "reference", "rubrics",
+    "persona_name", "query_style", "query_length",
+}
+
+
+def test_export_ragas_writes_the_current_ragas_schema(sample_index, tmp_path: Path) -> None:
     out = tmp_path / "ragas.jsonl"
-    assert main(["eval", "export-ragas", str(SAMPLE_DATASET), "--index",
-                 str(sample_index.index.index_dir), "--out", str(out), "--limit", "2"]) == 0
+    index = str(sample_index.index.index_dir)
+    assert main(["eval", "export-ragas", str(SAMPLE_DATASET), "--index", index,
+                 "--out", str(out), "--limit", "2"]) == 0
     rows = [json.loads(line) for line in out.read_text("utf-8").splitlines()]
     assert len(rows) == 2
-    assert set(rows[0]) == {"question", "answer", "contexts", "ground_truth"}
-    assert rows[0]["contexts"] and "[1]" not in rows[0]["answer"]
+    assert set(rows[0]) == {"user_input", "response", "retrieved_contexts",
+                            "retrieved_context_ids", "reference", "reference_contexts"}
+    assert set(rows[0]) <= RAGAS_SINGLE_TURN_FIELDS  # no name ragas would silently drop
+    items, _ = parse_dataset(SAMPLE_DATASET)
+    first = next(i for i in items if i.question == rows[0]["user_input"])
+    assert rows[0]["reference"] == first.reference_answer
+    assert rows[0]["reference_contexts"] == [e.quote for e in first.evidence]  # gold quotes
+    assert rows[0]["retrieved_contexts"] and "[1]" not in rows[0]["response"]
+    assert len(rows[0]["retrieved_context_ids"]) == len(rows[0]["retrieved_contexts"])
+    try:
+        from ragas import EvaluationDataset
+    except ImportError:  # not installable with the pinned stack: the field check above
+        return
+    dataset = EvaluationDataset.from_list(rows)
+    assert set(dataset.features()) == set(rows[0])  # every column was read, none dropped
+    assert dataset.samples[0].user_input == rows[0]["user_input"]
+
+
+def test_export_ragas_legacy_schema(sample_index, tmp_path: Path) -> None:
+    out = tmp_path / "legacy.jsonl"
+    assert main(["eval", "export-ragas", str(SAMPLE_DATASET), "--index",
+                 str(sample_index.index.index_dir), "--out", str(out), "--limit", "1",
+                 "--schema", "legacy"]) == 0
+    row = json.loads(out.read_text("utf-8"))
+    assert set(row) == {"question", "answer", "contexts", "ground_truth"}
+    assert row["contexts"] and "[1]" not in row["answer"]
 
 
 # --- CI gate over the shared corpus ---------------------------------------------------------
