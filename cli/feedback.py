@@ -1,4 +1,4 @@
-"""`bronwijzer feedback list|export`: the feedback the web chat stored."""
+"""`bronwijzer feedback list|export|purge`: the feedback the web chat stored."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from bronwijzer.domain import BronwijzerError
 
 
 def register(subparsers: Any) -> None:
-    """Register `bronwijzer feedback list|export` on the main CLI's subparsers."""
+    """Register `bronwijzer feedback list|export|purge` on the main CLI's subparsers."""
     feedback = subparsers.add_parser("feedback", help="Feedback given in the web chat.",
                                      description="Feedback given in the web chat.")
     commands = feedback.add_subparsers(dest="feedback_command", metavar="COMMAND")
@@ -29,6 +29,15 @@ def register(subparsers: Any) -> None:
     export.add_argument("--format", choices=["eval"], default="eval")
     export.add_argument("--out", type=Path, help="output file (default: standard output)")
     export.set_defaults(handler=cmd_feedback_export)
+
+    purge = commands.add_parser(
+        "purge", help="Delete feedback older than the retention period (questions can hold "
+        "personal data).")
+    _add_db_option(purge)
+    purge.add_argument("--older-than", type=float, metavar="DAYS",
+                       help="delete rows older than DAYS days "
+                            "(default: BRONWIJZER_FEEDBACK_RETENTION_DAYS)")
+    purge.set_defaults(handler=cmd_feedback_purge)
 
 
 def _add_db_option(parser: argparse.ArgumentParser) -> None:
@@ -64,4 +73,23 @@ def cmd_feedback_export(args: argparse.Namespace, settings: Settings) -> int:
               "voordat ze in een evaluatieset komen.", file=sys.stderr)
     else:
         sys.stdout.write(lines)
+    return 0
+
+
+def cmd_feedback_purge(args: argparse.Namespace, settings: Settings) -> int:
+    days = settings.web.feedback_retention_days if args.older_than is None else args.older_than
+    if days < 0:
+        raise BronwijzerError(f"--older-than {days:g}: the number of days cannot be negative")
+    path = args.db or settings.web.feedback_db
+    if not Path(path).exists():  # nothing stored yet is not an error: purge runs from cron
+        print(f"{path}: nog geen feedback; niets te verwijderen.")
+        return 0
+    store = FeedbackStore(path)
+    try:
+        removed = store.purge(days)
+        kept = len(store.rows())
+    finally:
+        store.close()
+    print(f"{removed} feedbackregels ouder dan {days:g} dagen verwijderd; {kept} bewaard "
+          f"({path}).")
     return 0

@@ -22,6 +22,7 @@ from ingest.store import Index
 from tests.conftest import running
 from tests.fake_openai import FakeOpenAI
 from tests.test_hardening import record
+from tests.test_security import WATCH_CSP
 
 ANSWER_TIMEOUT_MS = 90_000
 
@@ -90,6 +91,7 @@ def hostile_llm_server(tmp_path_factory, embeddings) -> Iterator[tuple[str, Fake
 
 def _open(browser: Any, base_url: str) -> tuple[Any, list[str]]:
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.add_init_script(WATCH_CSP)  # a payload that got past escaping would show here
     page = context.new_page()
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
@@ -170,6 +172,10 @@ def test_hostile_documents_answers_and_questions_never_execute(
 
     assert page.evaluate("typeof window.pwned") == "undefined"
     assert dialogs == [], dialogs
+    # escaping kept every payload inert on its own: the Content-Security-Policy never had
+    # to block anything (it would have, see tests/test_security.py)
+    violations = page.evaluate("window.__cspViolations || []")
+    assert violations == [], violations
     pages_opened = len(page.context.pages)
     for other in page.context.pages:
         if other is not page:  # ctrl-click tabs: none may have run the payload either
@@ -179,6 +185,7 @@ def test_hostile_documents_answers_and_questions_never_execute(
     checks.update({"payload_kinds": len(PAYLOADS), "live_elements": 0,
                    "clicks_on_links_and_payloads": clicks, "tabs_opened_by_clicks":
                    pages_opened - 1, "dialogs": 0, "window_pwned": "undefined",
+                   "csp_violations": 0,
                    "html_source_payloads_checked": True})
     record("hostile_browser", checks)
     print(json.dumps(checks))

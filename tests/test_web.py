@@ -42,6 +42,7 @@ from bronwijzer.domain import (
     ScoredPassage,
 )
 from tests.conftest import free_port, running
+from tests.test_security import WATCH_CSP
 
 ANSWER_TIMEOUT_MS = 90_000
 PDF_QUESTION = ("Hoeveel minder primaire abiotische grondstoffen wil het kabinet tegen 2030 "
@@ -71,10 +72,18 @@ De buurtpreventie-app wordt beheerd door de gemeente {PAYLOAD_SVG} en is gratis 
 
 # --- helpers ---------------------------------------------------------------------------
 def open_chat(browser: Any, base_url: str) -> Any:
-    page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    """A new browser context on the chat; it records Content-Security-Policy violations."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.add_init_script(WATCH_CSP)
+    page = context.new_page()
     page.goto(base_url + "/")
     page.wait_for_selector("#question textarea", timeout=30_000)
     return page
+
+
+def csp_violations(page: Any) -> list[str]:
+    """Everything the policy blocked so far: Gradio must work without hitting it."""
+    return list(page.evaluate("window.__cspViolations || []"))
 
 
 def ask(page: Any, question: str, turn: int) -> None:
@@ -220,6 +229,7 @@ def test_answer_sources_pdf_follow_up_feedback_and_handout(
     page.locator("#new-conversation").click()
     page.wait_for_selector("#sources .bw-empty")
     assert PDF_QUESTION not in page.inner_text("#chat")
+    assert csp_violations(page) == []  # asking, streaming, feedback, download: all allowed
     page.context.close()
 
 
@@ -295,6 +305,8 @@ def test_html_in_documents_and_questions_never_runs(browser, hostile_server, art
     page.screenshot(path=str(artifacts / "web-hostile-about.png"), full_page=True)
     page.get_by_role("tab", name="Vragen").click()
     page.screenshot(path=str(artifacts / "web-hostile.png"), full_page=True)
+    # escaping alone kept the payloads inert: none of them even reached the policy
+    assert csp_violations(page) == []
     page.context.close()
 
 
@@ -461,8 +473,9 @@ def test_sessions_refuse_forged_and_expired_tokens() -> None:
     assert token and sessions.user(token) == "anna"
     assert sessions.login("anna", "b") is None and sessions.login("bob", "a") is None
     name, expiry, signature = token.split(".")
+    other = "1" if signature[-1] == "0" else "0"  # a changed last character, never the same
     for forged in (f"{name}.{int(expiry) + 60}.{signature}", f"{_b64('bob')}.{expiry}.{signature}",
-                   f"{name}.{expiry}.{signature[:-1]}0", f"{name}.{expiry}", "", None,
+                   f"{name}.{expiry}.{signature[:-1]}{other}", f"{name}.{expiry}", "", None,
                    f"{name}.-{expiry}.{signature}", "..", sessions.issue("bob")):
         assert sessions.user(forged) is None, forged
     assert Sessions(users).user(token) is None  # another start, another secret

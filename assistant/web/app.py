@@ -11,13 +11,22 @@ With an auth file (BRONWIJZER_AUTH_FILE, see auth.py) the app owns the login: `G
 /login` and `GET /logout` set and clear a signed session cookie; Gradio gets the same
 check through its public `auth_dependency`, a browser without a session is sent from `/`
 to `/login`, and `/document/...` answers 401. Without an auth file there is no login.
+Failed logins pause with back-off per user name and per client address (429).
+
+`SecurityMiddleware` wraps everything, the mounted Gradio app too: security headers on
+every response (a Content-Security-Policy whose script nonce it adds to Gradio's own
+inline scripts; HSTS only behind HTTPS), and request bodies over BRONWIJZER_MAX_BODY_KB
+refused with 413 before any route sees them.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 import os
 import re
+import secrets
 import time
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -26,14 +35,17 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio load
 import gradio as gr
 from fastapi import FastAPI, Form, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assistant.settings import Settings
 from assistant.web.auth import (
     SESSION_COOKIE,
     WRONG_CREDENTIALS,
+    LoginThrottle,
     Sessions,
     is_loopback,
     load_auth_file,
+    locked_message,
     login_page,
 )
 from assistant.web.chat import WebChat
@@ -47,13 +59,46 @@ log = logging.getLogger(__name__)
 PDF_NAME = re.compile(r"^([0-9a-f]{16})\.pdf$")
 NO_STORE = {"Cache-Control": "no-store"}  # login pages and redirects are never cached
 
+# Gradio's pages: scripts only from this server or inline with this response's nonce, so
+# injected <script> and on...= attributes do not run. 'unsafe-eval' because Gradio 6's
+# gr.HTML (the sources panel) renders its template through `Function` (measured: without
+# it the panel stays empty). Styles inline too (Svelte sets style attributes, which no
+# nonce can cover); no plugins, no other origins, framing only by this site.
+PAGE_POLICY = ("default-src 'self'; script-src 'self' 'unsafe-eval'{nonce}; "
+               "style-src 'self' 'unsafe-inline'; "
+               "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; "
+               "media-src 'self' blob:; worker-src 'self' blob:; object-src 'none'; "
+               "base-uri 'self'; form-action 'self'; frame-ancestors 'self'")
+# A PDF: nothing but the document itself. object-src and inline styles because older
+# Chromium/Edge viewers need them for their page around the PDF (Chromium 156 shows it
+# under `default-src 'none'` too; checked in tests/test_security.py).
+DOCUMENT_POLICY = ("default-src 'none'; object-src 'self'; style-src 'unsafe-inline'; "
+                   "img-src 'self' data:; frame-ancestors 'self'; base-uri 'none'; "
+                   "form-action 'none'")
+SECURITY_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "same-origin",
+    "x-frame-options": "SAMEORIGIN",
+    "permissions-policy": "camera=(), microphone=(), geolocation=(), payment=()",
+}
+HSTS = "max-age=31536000"
+SCRIPT_TAG = re.compile(rb"<script(?=[\s>])")
+TOO_LARGE = "Dit verzoek is te groot."
+
 
 def build_app(assistant: Assistant, settings: Settings) -> FastAPI:
     """FastAPI app with /health, /document/<id>.pdf, the login (if any) and the chat at /."""
+    web = settings.web
     chat = WebChat(assistant, settings)
-    users = load_auth_file(settings.web.auth_file) if settings.web.auth_file else None
-    sessions = Sessions(users) if users else None
+    if web.log_questions:
+        # the operator asked for it; say so, so it is not left on by accident
+        logging.getLogger("assistant.web.questions").setLevel(logging.INFO)
+        log.warning("questions and answers are written to this log "
+                    "(BRONWIJZER_LOG_QUESTIONS); they can hold personal data")
+    users = load_auth_file(web.auth_file) if web.auth_file else None
+    sessions = Sessions(users, lifetime=web.session_hours * 3600) if users else None
     app = FastAPI(title="Bronwijzer", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.purged_feedback = chat.purged_at_start
 
     @app.middleware("http")
     async def no_uploads(request: Request, call_next: Any) -> Any:
@@ -64,7 +109,10 @@ def build_app(assistant: Assistant, settings: Settings) -> FastAPI:
         return await call_next(request)
 
     if sessions is not None:
-        add_login_routes(app, sessions)
+        add_login_routes(app, sessions, LoginThrottle(
+            max_failures=web.login_max_failures,
+            max_failures_per_address=web.login_max_failures_per_address,
+            lockout=web.login_lockout_seconds))
 
     @app.get("/health")
     def health() -> dict[str, Any]:
@@ -80,8 +128,7 @@ def build_app(assistant: Assistant, settings: Settings) -> FastAPI:
         if path is None:
             raise HTTPException(status_code=404, detail="Document niet gevonden.")
         return FileResponse(path, media_type="application/pdf", filename=path.name,
-                            content_disposition_type="inline",
-                            headers={"X-Content-Type-Options": "nosniff"})
+                            content_disposition_type="inline")
 
     blocks = build_blocks(chat)
     blocks.queue(default_concurrency_limit=settings.web.concurrency)
@@ -90,10 +137,108 @@ def build_app(assistant: Assistant, settings: Settings) -> FastAPI:
                         auth_dependency=sessions.user_of if sessions else None,
                         auth_message="Log in om Bronwijzer te gebruiken.", css=CSS,
                         footer_links=[], theme=THEME, allowed_paths=[str(chat.handout_root)])
+    # added last, so it is the outermost: it sees every response, the ones above included
+    app.add_middleware(SecurityMiddleware, max_body=web.max_body_kb * 1024)
     return app
 
 
-def add_login_routes(app: FastAPI, sessions: Sessions) -> None:
+class SecurityMiddleware:
+    """Security headers on every response, and a limit on request bodies.
+
+    Plain ASGI rather than `@app.middleware`: it must pass Gradio's streamed answers
+    (server-sent events) through untouched; only HTML pages are buffered, to give their
+    inline scripts the nonce of this response's Content-Security-Policy.
+    """
+
+    def __init__(self, app: ASGIApp, max_body: int) -> None:
+        self.app = app
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        https = scope.get("scheme") == "https"  # uvicorn applies X-Forwarded-Proto of
+        # trusted proxies (FORWARDED_ALLOW_IPS, default 127.0.0.1) to the scheme
+        policy = DOCUMENT_POLICY if scope["path"].startswith("/document/") else PAGE_POLICY
+        nonce = secrets.token_urlsafe(18)
+        declared = headers.get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.max_body:
+            # refused before routing, authentication or reading a byte of the body
+            await self._too_large(send, policy, https)
+            return
+        if not declared and b"chunked" in headers.get(b"transfer-encoding", b"").lower():
+            # no length given (browsers always give one): read up to the limit first
+            replay = await self._read_limited(receive)
+            if replay is None:
+                await self._too_large(send, policy, https)
+                return
+            receive = replay
+        page: Message | None = None
+        body = bytearray()
+
+        async def secured_send(message: Message) -> None:
+            nonlocal page
+            if message["type"] == "http.response.start":
+                content_type = dict(message.get("headers", [])).get(b"content-type", b"")
+                if content_type.startswith(b"text/html"):
+                    page = message  # sent with the rewritten body below
+                    return
+                await send(_with_headers(message, policy.format(nonce=""), https))
+            elif page is not None and message["type"] == "http.response.body":
+                body.extend(message.get("body", b""))
+                if not message.get("more_body", False):
+                    html = SCRIPT_TAG.sub(b'<script nonce="' + nonce.encode() + b'"', bytes(body))
+                    start = _with_headers(page, policy.format(nonce=f" 'nonce-{nonce}'"), https,
+                                          length=len(html))
+                    await send(start)
+                    await send({"type": "http.response.body", "body": html})
+            else:
+                await send(message)
+
+        await self.app(scope, receive, secured_send)
+
+    async def _read_limited(self, receive: Receive) -> Receive | None:
+        """The whole body if it fits in the limit, replayed to the app; None if it does not."""
+        buffered: list[Message] = []
+        size = 0
+        while True:
+            message = await receive()
+            buffered.append(message)
+            size += len(message.get("body", b""))
+            if size > self.max_body:
+                return None
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                break
+
+        async def replay() -> Message:
+            # then the real receive: streaming routes wait on it for the disconnect
+            return buffered.pop(0) if buffered else await receive()
+
+        return replay
+
+    async def _too_large(self, send: Send, policy: str, https: bool) -> None:
+        body = json.dumps({"detail": TOO_LARGE}).encode()
+        start: Message = {"type": "http.response.start", "status": 413,
+                          "headers": [(b"content-type", b"application/json"),
+                                      (b"connection", b"close")]}
+        await send(_with_headers(start, policy.format(nonce=""), https, length=len(body)))
+        await send({"type": "http.response.body", "body": body})
+
+
+def _with_headers(start: Message, policy: str, https: bool, length: int | None = None
+                  ) -> Message:
+    ours = {**SECURITY_HEADERS, "content-security-policy": policy}
+    if https:
+        ours["strict-transport-security"] = HSTS
+    if length is not None:
+        ours["content-length"] = str(length)
+    kept = [(k, v) for k, v in start.get("headers", []) if k.decode().lower() not in ours]
+    return {**start, "headers": kept + [(k.encode(), v.encode()) for k, v in ours.items()]}
+
+
+def add_login_routes(app: FastAPI, sessions: Sessions, throttle: LoginThrottle) -> None:
     """GET/POST /login, GET /logout, and the redirect from the chat page to the form."""
 
     @app.middleware("http")
@@ -114,10 +259,18 @@ def add_login_routes(app: FastAPI, sessions: Sessions) -> None:
     @app.post("/login")
     def login(request: Request, username: Annotated[str, Form()] = "",
               password: Annotated[str, Form()] = "") -> Response:
+        # uvicorn puts the X-Forwarded-For address of a trusted proxy here
+        address = request.client.host if request.client else ""
+        name = username[:200]  # the throttle's key: a huge name must not cost memory
+        wait = throttle.attempt(name, address)
+        if wait:
+            return _locked(wait, username)
         token = sessions.login(username, password)
         if token is None:
-            return HTMLResponse(login_page(WRONG_CREDENTIALS, username), status_code=401,
-                                headers=NO_STORE)
+            wait = throttle.failed(name, address)
+            return _locked(wait, username) if wait else HTMLResponse(
+                login_page(WRONG_CREDENTIALS, username), status_code=401, headers=NO_STORE)
+        throttle.succeeded(name, address)
         response = RedirectResponse("/", status_code=303, headers=NO_STORE)
         response.set_cookie(SESSION_COOKIE, token, max_age=int(sessions.lifetime), path="/",
                             httponly=True, samesite="lax",
@@ -125,10 +278,16 @@ def add_login_routes(app: FastAPI, sessions: Sessions) -> None:
         return response
 
     @app.get("/logout")
-    def logout() -> Response:
+    def logout(request: Request) -> Response:
         response = RedirectResponse("/login", status_code=303, headers=NO_STORE)
-        response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
+        response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax",
+                               secure=request.url.scheme == "https")
         return response
+
+
+def _locked(wait: float, username: str) -> Response:
+    return HTMLResponse(login_page(locked_message(wait), username), status_code=429,
+                        headers={**NO_STORE, "Retry-After": str(max(1, math.ceil(wait)))})
 
 
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860) -> None:
@@ -147,4 +306,6 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860) -> None
     print(f"Bronwijzer: {stats.documents} documenten, {stats.passages} passages "
           f"(geladen in {time.perf_counter() - started:.1f} s). Open http://{host}:{port}/",
           flush=True)
+    print(f"Feedback ouder dan {settings.web.feedback_retention_days} dagen verwijderd: "
+          f"{app.state.purged_feedback} regels.", flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")

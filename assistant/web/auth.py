@@ -9,6 +9,9 @@ After a good password the browser gets a session cookie holding `user.expiry.sig
 signed with HMAC-SHA256 under a secret that is new on every start (a restart logs
 everyone out). Nothing here needs Gradio: the app hands `Sessions.user_of` to Gradio's
 public `auth_dependency` and uses the same check for its own routes.
+
+Password guessing is slowed by `LoginThrottle`: after a number of failures per user name,
+and (higher) per client address, login pauses with exponential back-off.
 """
 
 from __future__ import annotations
@@ -19,9 +22,12 @@ import hashlib
 import hmac
 import html
 import ipaddress
+import math
 import secrets
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -141,6 +147,117 @@ class Sessions:
 
     def _sign(self, payload: str) -> str:
         return hmac.new(self._secret, payload.encode("ascii"), hashlib.sha256).hexdigest()
+
+
+# --- throttling password guesses ----------------------------------------------------------
+MAX_LOCKOUT_SECONDS = 3600.0
+FORGET_SECONDS = 900.0  # this long without failures after a pause ends: count anew
+MAX_TRACKED = 10_000  # keys kept in memory; random user names must not fill it
+
+
+@dataclass
+class _Failures:
+    count: int = 0
+    last: float = 0.0
+    locked_until: float = 0.0
+    pending: int = 0  # attempts whose password is being checked right now
+
+
+class LoginThrottle:
+    """Counts failed logins per user name and per client address, in memory.
+
+    From the `max_failures`-th failure on a key, login for that key pauses for
+    `lockout` seconds, doubling with each further failure up to an hour. During a pause
+    even the right password is refused, or guessing would go on. A counter starts
+    again after FORGET_SECONDS without failures. The address limit is higher: many
+    people can share one address (an office NAT), a user name belongs to one person.
+
+    Use: `attempt()` before checking a password (0 = go ahead, else seconds to wait),
+    then `failed()` or `succeeded()`.
+    """
+
+    def __init__(self, *, max_failures: int = 5, max_failures_per_address: int = 20,
+                 lockout: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limits = {"user": max_failures, "address": max_failures_per_address}
+        self.lockout = lockout
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._failures: dict[tuple[str, str], _Failures] = {}
+
+    def attempt(self, user: str, address: str) -> float:
+        now = self._clock()
+        with self._lock:
+            entries = [self._entry(key, now) for key in self._keys(user, address)]
+            wait = max(entry.locked_until - now for entry in entries)
+            if wait > 0:
+                return wait
+            # checks still running count too: simultaneous guesses cannot all slip in
+            # before the first of them is recorded (after a pause: one at a time)
+            if any(entry.pending >= max(1, self.limits[key[0]] - entry.count)
+                   for key, entry in zip(self._keys(user, address), entries, strict=True)):
+                return 1.0
+            for entry in entries:
+                entry.pending += 1
+            return 0.0
+
+    def failed(self, user: str, address: str) -> float:
+        """Record a wrong password; returns the pause it starts (0: none yet)."""
+        now = self._clock()
+        wait = 0.0
+        with self._lock:
+            for key in self._keys(user, address):
+                entry = self._entry(key, now)
+                entry.pending = max(0, entry.pending - 1)
+                entry.count += 1
+                entry.last = now
+                over = entry.count - self.limits[key[0]]
+                if over >= 0:
+                    pause = min(self.lockout * 2.0 ** over, MAX_LOCKOUT_SECONDS)
+                    entry.locked_until = now + pause
+                wait = max(wait, entry.locked_until - now)
+        return wait
+
+    def succeeded(self, user: str, address: str) -> None:
+        # the user's counter restarts; the address keeps its count, so one valid account
+        # cannot be used to reset the limit while guessing other users' passwords
+        now = self._clock()
+        with self._lock:
+            self._failures.pop(("user", user), None)
+            entry = self._entry(("address", address), now)
+            entry.pending = max(0, entry.pending - 1)
+
+    def _keys(self, user: str, address: str) -> list[tuple[str, str]]:
+        return [("user", user), ("address", address)]
+
+    def _entry(self, key: tuple[str, str], now: float) -> _Failures:
+        entry = self._failures.get(key)
+        if entry is None:
+            if len(self._failures) >= MAX_TRACKED:
+                self._forget(now)
+            entry = self._failures[key] = _Failures()
+        elif not entry.pending and now - max(entry.last, entry.locked_until) > FORGET_SECONDS:
+            entry.count = 0  # quiet for a while after the last failure or pause: start again
+        return entry
+
+    def _forget(self, now: float) -> None:
+        """Drop keys without a running pause or check, oldest first, to make room."""
+        idle = sorted((entry.last, key) for key, entry in self._failures.items()
+                      if entry.locked_until <= now and not entry.pending)
+        for _, key in idle[: max(1, len(idle) // 2)]:
+            del self._failures[key]
+
+
+def wait_text(seconds: float) -> str:
+    """'1 seconde', '30 seconden' or '4 minuten', rounded up: how long to wait, in Dutch."""
+    if seconds <= 90:
+        whole = max(1, math.ceil(seconds))
+        return f"{whole} seconde" if whole == 1 else f"{whole} seconden"
+    return f"{math.ceil(seconds / 60)} minuten"
+
+
+def locked_message(seconds: float) -> str:
+    return (f"Te veel mislukte pogingen om in te loggen. Probeer het over {wait_text(seconds)} "
+            "opnieuw.")
 
 
 # --- the login page -------------------------------------------------------------------------

@@ -2,15 +2,25 @@
 
 One Assistant per process, shared by all sessions; each browser session keeps its own
 Conversation in gr.State. Feedback goes to SQLite with the settings that shaped the answer.
+
+Privacy: questions and answers are never logged unless BRONWIJZER_LOG_QUESTIONS is on;
+feedback carries a random conversation id, not who asked; feedback older than the
+retention period is purged at start and daily; handouts are deleted after an hour.
+Fair use: `QuestionLimit` caps the questions of one session per minute.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
+import shutil
 import tempfile
+import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +43,11 @@ if TYPE_CHECKING:
     from assistant.pipeline import Assistant
 
 log = logging.getLogger(__name__)
+# questions and answers only go here, and only with BRONWIJZER_LOG_QUESTIONS on
+question_log = logging.getLogger("assistant.web.questions")
+
+PURGE_EVERY_SECONDS = 86_400.0
+HANDOUT_SECONDS = 3600.0  # a handout is rewritten after every answer; older ones are stale
 
 DEFAULT_EXAMPLES = (
     "Wat is sociale herovering volgens het rapport Perspectief bieden?",
@@ -52,6 +67,41 @@ class Conversation:
         return [(a.question, a.text) for a in self.answers]
 
 
+class QuestionLimit:
+    """At most `per_minute` questions per session in any 60 seconds (0: no limit)."""
+
+    WINDOW = 60.0
+
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_minute = per_minute
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._asked: dict[str, deque[float]] = {}
+
+    def wait(self, session: str) -> float:
+        """0 when `session` may ask now (the question is counted), else seconds to wait."""
+        if self.per_minute <= 0:
+            return 0.0
+        now = self._clock()
+        with self._lock:
+            if len(self._asked) > 1000:  # forget sessions that asked nothing for a minute
+                self._asked = {k: v for k, v in self._asked.items()
+                               if v and now - v[-1] < self.WINDOW}
+            asked = self._asked.setdefault(session, deque())
+            while asked and now - asked[0] >= self.WINDOW:
+                asked.popleft()
+            if len(asked) >= self.per_minute:
+                return asked[0] + self.WINDOW - now
+            asked.append(now)
+            return 0.0
+
+
+def limit_message(per_minute: int, wait: float) -> str:
+    return (f"U stelt veel vragen kort na elkaar; er kunnen er hooguit {per_minute} per minuut "
+            f"worden beantwoord. Wacht ongeveer {max(1, round(wait))} seconden en stel uw "
+            "vraag dan opnieuw: hij staat nog in het invoerveld.")
+
+
 class WebChat:
     """Everything the Gradio callbacks need: one Assistant per process, shared."""
 
@@ -61,7 +111,16 @@ class WebChat:
         self.assistant = assistant
         self.settings = settings
         self.feedback = FeedbackStore(settings.web.feedback_db)
+        self.purged_at_start = self.purge_feedback()
+        self.limit = QuestionLimit(settings.web.questions_per_minute)
         self.handout_root = Path(tempfile.mkdtemp(prefix="bronwijzer-handouts-"))
+        # handouts hold questions and answers: gone when the server stops
+        atexit.register(shutil.rmtree, self.handout_root, ignore_errors=True)
+
+    def purge_feedback(self) -> int:
+        """Delete feedback older than the retention period; returns how many rows."""
+        self._next_purge = time.monotonic() + PURGE_EVERY_SECONDS
+        return self.feedback.purge(self.settings.web.feedback_retention_days)
 
     # -- index information --
     def documents(self) -> list[Any]:
@@ -96,13 +155,25 @@ class WebChat:
 
     # -- callbacks --
     def respond(self, question: str, conversation: Conversation | None, documents: list[str],
-                publishers: list[str], types: list[str], year_from: Any, year_to: Any
-                ) -> Iterator[tuple[Any, ...]]:
+                publishers: list[str], types: list[str], year_from: Any, year_to: Any,
+                request: gr.Request | None = None) -> Iterator[tuple[Any, ...]]:
         conversation = conversation or Conversation()
         question = (question or "").strip()
         if not question:
             gr.Info("Typ eerst een vraag.")
             yield (gr.skip(),) * 5
+            return
+        # Gradio's session (one per page load) is what the limit counts: "Nieuw gesprek"
+        # makes a new Conversation but must not reset it
+        wait = self.limit.wait(getattr(request, "session_hash", None) or conversation.session_id)
+        if wait:
+            log.warning("a chat session is over the limit of %d questions per minute",
+                        self.limit.per_minute)
+            notice = [{"role": "user", "content": md_text(question)},
+                      {"role": "assistant",
+                       "content": md_text(limit_message(self.limit.per_minute, wait))}]
+            yield (chat_messages(conversation.answers) + notice, gr.skip(), question,
+                   conversation, gr.skip())
             return
         filters = Filters(documents=tuple(documents or ()), publishers=tuple(publishers or ()),
                           document_types=tuple(types or ()), year_min=_year(year_from),
@@ -119,6 +190,9 @@ class WebChat:
                        gr.skip(), conversation, gr.skip())
         assert answer is not None, "Assistant.stream ends with the complete answer"
         conversation.answers.append(answer)
+        if self.settings.web.log_questions:
+            question_log.info("conversation %s: question %r -> %s %r", conversation.session_id,
+                              question, "refused" if answer.refused else "answer", answer.text)
         panel = sources_html(answer, self.pdf_ids(), turn=len(conversation.answers))
         yield (chat_messages(conversation.answers), panel, "", conversation,
                self.handout_button(conversation))
@@ -126,35 +200,55 @@ class WebChat:
     def handout_button(self, conversation: Conversation) -> Any:
         from assistant.handout import write_handout
 
+        self.remove_old_handouts()
         path = write_handout(conversation.answers, self.handout_root / conversation.session_id)
         return gr.DownloadButton(value=str(path), interactive=True)
+
+    def remove_old_handouts(self, max_age: float = HANDOUT_SECONDS) -> None:
+        cutoff = time.time() - max_age
+        for folder in self.handout_root.iterdir():
+            try:
+                if folder.stat().st_mtime < cutoff:
+                    shutil.rmtree(folder, ignore_errors=True)
+            except OSError:  # removed by another session's sweep at the same moment
+                continue
 
     def new_conversation(self) -> tuple[Any, ...]:
         return ([], NO_SOURCES_HTML, "", Conversation(), gr.DownloadButton(value=None,
                                                                           interactive=False))
 
-    def give_feedback(self, rating: str, comment: str, conversation: Conversation | None
-                      ) -> tuple[str, str]:
+    def give_feedback(self, rating: str, comment: str, conversation: Conversation | None,
+                      request: gr.Request | None = None) -> tuple[str, str]:
         if not conversation or not conversation.answers:
             return "Stel eerst een vraag; daarna kunt u feedback geven op het antwoord.", comment
-        self.store_feedback(conversation.answers[-1], rating, comment)
+        self.store_feedback(conversation, conversation.answers[-1], rating, comment, request)
         return "Bedankt, uw feedback is opgeslagen.", ""
 
-    def like(self, data: gr.LikeData, conversation: Conversation | None) -> None:
+    def like(self, data: gr.LikeData, conversation: Conversation | None,
+             request: gr.Request | None = None) -> None:
         """👍/👎 on a message in the chat: data.index is the position in the message list."""
         index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
         if not conversation or not isinstance(index, int):
             return
         number = index // 2
         if 0 <= number < len(conversation.answers) and data.liked is not None:
-            self.store_feedback(conversation.answers[number], "up" if data.liked else "down", "")
+            self.store_feedback(conversation, conversation.answers[number],
+                                "up" if data.liked else "down", "", request)
 
-    def store_feedback(self, answer: Answer, rating: str, comment: str) -> None:
+    def store_feedback(self, conversation: Conversation, answer: Answer, rating: str,
+                       comment: str, request: gr.Request | None = None) -> None:
+        if time.monotonic() >= self._next_purge:  # a server that runs for months purges too
+            self.purge_feedback()
+        web = self.settings.web
+        # the user name only with login on and the operator's explicit choice; never an IP
+        keep_user = bool(web.auth_file) and web.feedback_keep_user
+        user = getattr(request, "username", None) if keep_user else None
         stats = self.assistant.index.stats()
         self.feedback.add(answer, rating, comment=comment or "",
                           settings_snapshot=self.settings_snapshot(),
                           index_generation=stats.generation,
-                          embedding_model=stats.embedding_model)
+                          embedding_model=stats.embedding_model,
+                          session_id=conversation.session_id, user=user or None)
 
     def filter_choices(self) -> dict[str, list[Any]]:
         records = self.documents()
@@ -182,6 +276,38 @@ class WebChat:
             f"- **Index bijgewerkt op:** {md_text(stats.updated_at or 'onbekend')}",
         ])
         return rows, status
+
+    def privacy_markdown(self) -> str:
+        """What is stored, where and for how long: for the "Over Bronwijzer" tab."""
+        web = self.settings.web
+        logged = ("**Let op:** de beheerder heeft het loggen van vragen aangezet (om fouten te "
+                  "zoeken); vragen en antwoorden staan nu ook in het serverlog."
+                  if web.log_questions else "Ze komen niet in de logbestanden van de server.")
+        who = ("een willekeurig gespreksnummer en uw gebruikersnaam (zo ingesteld door de "
+               "beheerder)" if web.auth_file and web.feedback_keep_user
+               else "alleen een willekeurig gespreksnummer: geen naam en geen IP-adres")
+        lines = [
+            "### Privacy: wat Bronwijzer bewaart",
+            "- **Uw vragen en de antwoorden** staan alleen in het werkgeheugen van de server, "
+            "zolang het gesprek open is. Ze verdwijnen uiterlijk een uur nadat u het venster "
+            f"sluit, en bij elke herstart. {logged}",
+            "- **Feedback** (👍/👎, \"Bron klopt niet\" en uw toelichting) wordt opgeslagen "
+            "met de vraag, het antwoord en de gebruikte bronnen, in een databasebestand op de "
+            f"server ({md_text(web.feedback_db.name)}), om Bronwijzer te verbeteren. Feedback "
+            f"wordt **{web.feedback_retention_days} dagen** bewaard en daarna automatisch "
+            f"verwijderd. Bij de feedback staat {who}.",
+            "- **Gesprek downloaden:** het bestand wordt op de server gemaakt en na een uur "
+            "verwijderd.",
+        ]
+        if web.auth_file:
+            lines.append(f"- **Inloggen:** een sessiecookie, {web.session_hours:g} uur geldig; "
+                         "mislukte pogingen worden alleen in het werkgeheugen geteld.")
+        if self.assistant.answerer.name == "llm":
+            lines.append("- **Taalmodel:** uw vraag en de gevonden passages gaan naar de "
+                         "taalmodelserver die de beheerder heeft ingesteld.")
+        lines.append("- Zet geen persoonsgegevens (namen, adressen, BSN) in een vraag als dat "
+                     "niet nodig is.")
+        return "\n".join(lines)
 
 
 def _year(value: Any) -> int | None:

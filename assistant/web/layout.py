@@ -1,7 +1,8 @@
 """The chat page in Gradio: theme, CSS and the Blocks wired to a `WebChat`.
 
 Two tabs: "Vragen" (chat, feedback, filters, and the sources panel beside them) and
-"Over Bronwijzer" (the documents in the index and the models in use). The element ids
+"Over Bronwijzer" (the documents in the index, the models in use, and what is stored
+for how long). The element ids
 are what the browser tests and the CSS select on.
 """
 
@@ -41,7 +42,7 @@ CSS = """
 
 def build_blocks(chat: WebChat) -> gr.Blocks:
     with gr.Blocks(title="Bronwijzer", analytics_enabled=False,
-                   delete_cache=(3600, 86400)) as blocks:
+                   delete_cache=(900, 3600)) as blocks:  # handouts: gone within ~1 h
         conversation = gr.State(None)  # per browser session: Conversation
         gr.Markdown("# Bronwijzer\nStel een vraag over de beleidsdocumenten. Elk antwoord "
                     "noemt de passage en pagina waar het vandaan komt.")
@@ -55,6 +56,7 @@ def build_blocks(chat: WebChat) -> gr.Blocks:
                     sources = gr.HTML(NO_SOURCES_HTML, elem_id="sources", js_on_load=None)
             with gr.Tab("Over Bronwijzer", id="about-tab", elem_id="about"):
                 about = _about_controls()
+                gr.Markdown(chat.privacy_markdown(), elem_id="about-privacy")
 
         outputs = [ui["chatbot"], sources, ui["question"], conversation, ui["download"]]
         inputs = [ui["question"], conversation, *filters]
@@ -62,12 +64,21 @@ def build_blocks(chat: WebChat) -> gr.Blocks:
         ui["question"].submit(chat.respond, inputs, outputs)
         ui["new"].click(chat.new_conversation, None, outputs, queue=False)
         for rating, button in feedback["buttons"].items():
-            button.click(lambda comment, state, r=rating: chat.give_feedback(r, comment, state),
-                         [feedback["comment"], conversation],
+            button.click(_rate(chat, rating), [feedback["comment"], conversation],
                          [feedback["status"], feedback["comment"]])
         ui["chatbot"].like(chat.like, [conversation], None)
         blocks.load(chat.about, None, about)
     return blocks
+
+
+def _rate(chat: WebChat, rating: str) -> Any:
+    """The click handler of one feedback button; Gradio passes the request by its type
+    hint (a lambda cannot carry one), which the feedback needs for the opt-in user name."""
+    def rate(comment: str, conversation: Any, request: gr.Request) -> tuple[str, str]:
+        return chat.give_feedback(rating, comment, conversation, request)
+
+    rate.__name__ = f"feedback_{rating}"  # the API name Gradio shows
+    return rate
 
 
 def _chat_controls(chat: WebChat) -> dict[str, Any]:
