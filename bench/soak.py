@@ -337,18 +337,16 @@ def chat_args(question: str) -> tuple[Any, ...]:
     return (question, [], [], [], None, None)
 
 
-def load_questions(assistant: Any, dataset: Path, limit: int | None = None
-                   ) -> list[tuple[str, str]]:
-    """Standalone questions (never rewritten by the follow-up rewriter, so the answer does
-    not depend on history) with the chat Markdown the assistant gives for each."""
+def load_questions(dataset: Path, limit: int | None = None) -> list[str]:
+    """Standalone questions of a dataset: never rewritten by the follow-up rewriter, so a
+    question's answer does not depend on the conversation it is asked in."""
     from assistant.rewrite import needs_context
-    from assistant.web.render import answer_markdown
 
-    questions = []
+    questions: list[str] = []
     for line in dataset.read_text("utf-8").splitlines():
         question = json.loads(line)["question"]
-        if not needs_context(question) and question not in dict(questions):
-            questions.append((question, answer_markdown(assistant.ask(question))))
+        if not needs_context(question) and question not in questions:
+            questions.append(question)
         if limit and len(questions) >= limit:
             break
     return questions
@@ -365,28 +363,34 @@ def rss_mb(pid: int) -> float:
     return total / (1024 * 1024)
 
 
-def run_load(base_url: str, pid: int, questions: list[tuple[str, str]], *, sessions: int,
+def run_load(base_url: str, pid: int, questions: list[str], *, sessions: int,
              seconds: float) -> dict[str, Any]:
     """`sessions` gradio_client Clients in threads, each asking its own questions for
     `seconds`. Each reply is checked: the conversation holds exactly this session's
-    questions in order, and the last answer is the one the assistant gives to the
-    question just asked (no cross-talk)."""
+    questions in order, and the last answer is the one the server gave to that question
+    asked alone (no cross-talk)."""
     from gradio_client import Client
 
-    expected = dict(questions)
-    names = [q for q, _ in questions]
+    names = list(questions)
     latencies: list[float] = []
     errors: list[str] = []
     cross_talk: list[str] = []
     turns_total = [0]
     lock = threading.Lock()
 
-    def warm() -> None:  # one question before measuring, so RSS includes loaded caches
-        client = Client(base_url, verbose=False)
-        client.predict(*chat_args(names[0]), api_name=CHAT_API)
-        client.close()
+    def reference() -> dict[str, str]:
+        """Each question asked once, alone, of the same server: the answer every session
+        must get. (Compared with an in-process answer instead, a question whose refusal
+        score sits on a cut-off could flip on the 1e-4 differences between engines.)"""
+        answers = {}
+        for question in names:
+            client = Client(base_url, verbose=False)  # a fresh conversation per question
+            messages = client.predict(*chat_args(question), api_name=CHAT_API)[0]
+            answers[question] = [_content(m) for m in messages if m.get("role") == "assistant"][-1]
+            client.close()
+        return answers
 
-    warm()
+    expected = reference()  # also warms caches, so RSS below includes them
     time.sleep(1)
     rss_before = rss_mb(pid)
     start_barrier = threading.Barrier(sessions + 1)
@@ -425,7 +429,8 @@ def run_load(base_url: str, pid: int, questions: list[tuple[str, str]], *, sessi
             if users != [md_text(q) for q in asked]:
                 problem = f"session {number}: conversation holds other questions"
             elif len(bots) != turn or bots[-1] != expected[question]:
-                problem = f"session {number}: answer does not belong to {question!r}"
+                problem = (f"session {number}: answer does not belong to {question!r}: "
+                           f"got {bots[-1][:160]!r}, expected {expected[question][:160]!r}")
             with lock:
                 latencies.append(elapsed)
                 turns_total[0] += 1
@@ -486,7 +491,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ARTIFACTS / "soak.json")
     args = parser.parse_args(argv)
 
-    from assistant.pipeline import build_assistant
     from assistant.settings import Settings
     from ingest.embed import load_embeddings
     from ingest.pipeline import Ingestor
@@ -509,9 +513,7 @@ def main(argv: list[str] | None = None) -> int:
             Ingestor(Index(settings.index, create=True, embeddings=embeddings))(
                 [PROJECT / "corpus"])
             dataset = PROJECT / "evals" / "datasets" / "sample.jsonl"
-        settings = Settings.from_env({}, index_dir=index_dir)
-        assistant = build_assistant(settings, embeddings=embeddings)
-        questions = load_questions(assistant, dataset)
+        questions = load_questions(dataset)
         print(f"soak: {args.sessions} sessions × {args.seconds:.0f} s, "
               f"{len(questions)} questions …", flush=True)
         with web_server(index_dir, work) as (url, pid):

@@ -291,10 +291,11 @@ class Index:
         without sentence vectors (an older index, an interrupted write) get them first."""
         generation = self.catalog.generation()
         passages = list(self.catalog.iter_passages())
-        with self._chroma_errors():
-            covered = self.sentences.passage_ids()
-            self.sentences.remove(covered - {p.id for p in passages})
-            self.sentences.add([p for p in passages if p.id not in covered])
+        if self.sentences.enabled:  # off: publishing touches no vector store at all
+            with self._chroma_errors():
+                covered = self.sentences.passage_ids()
+                self.sentences.remove(covered - {p.id for p in passages})
+                self.sentences.add([p for p in passages if p.id not in covered])
         lexical = LexicalIndex.build(
             passages, [embedding_text(p) for p in passages],
             generation=generation, stemmer=self.meta.get("stemmer", STEMMER),

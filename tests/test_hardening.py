@@ -393,14 +393,12 @@ def test_chroma_server_going_away_mid_ingest_and_mid_question(tmp_path, embeddin
 
 # --- load through the Gradio API -------------------------------------------------------------
 @pytest.mark.slow
-def test_concurrent_chat_sessions_through_the_gradio_api(shared_index, shared_assistant,
-                                                          tmp_path):
+def test_concurrent_chat_sessions_through_the_gradio_api(shared_index, tmp_path):
     sessions = int(os.environ.get("BRONWIJZER_LOAD_SESSIONS", "20"))
     seconds = float(os.environ.get("BRONWIJZER_LOAD_SECONDS", "8"))  # make soak runs 60 s
     settings, _ = shared_index
-    questions = soak.load_questions(
-        shared_assistant, PROJECT / "evals" / "datasets" / "shared_corpus.jsonl",
-        limit=sessions)
+    questions = soak.load_questions(PROJECT / "evals" / "datasets" / "shared_corpus.jsonl",
+                                    limit=sessions)
     with soak.web_server(settings.index.index_dir, tmp_path) as (url, pid):
         figures = soak.run_load(url, pid, questions, sessions=sessions, seconds=seconds)
     record("load", figures)
