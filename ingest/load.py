@@ -86,6 +86,8 @@ _OS_DEBRIS = {
 # A hidden folder (.git, .venv, ...) can hold many thousands of files: it is listed as one
 # row with a count, and counting stops here so a huge one cannot stall the scan.
 _HIDDEN_COUNT_LIMIT = 10_000
+# the corpus catalogue sits beside the documents it describes (corpus/sources.toml)
+CATALOGUE_NAME = "sources.toml"
 
 
 def scan(paths: Iterable[str | Path], *, own_folders: Iterable[Path] = ()) -> Discovery:
@@ -172,6 +174,8 @@ def _skip_reason(path: Path, *, in_folder: bool) -> str | None:
         return "vergrendelbestand van LibreOffice, geen document"
     if name.startswith("._"):
         return "metadata van macOS (._), geen document"
+    if name.lower() == CATALOGUE_NAME:
+        return "de catalogus van het corpus (metadata per document), geen document"
     if in_folder and name.startswith("."):
         return "verborgen bestand (naam begint met een punt)"
     try:

@@ -517,3 +517,14 @@ def test_corpus_known_sentence_on_known_page(corpus_documents: dict[str, Documen
     }
     assert pages == {3}
     assert not any("agina 3 van 7" in b.text for b in document.blocks)
+
+
+def test_the_corpus_catalogue_is_listed_as_what_it_is():
+    from ingest.load import scan
+
+    corpus = Path(__file__).resolve().parent.parent / "corpus"
+    found = scan([corpus])
+    reasons = {Path(s.path).name: s.reason for s in found.skipped}
+    assert reasons == {"sources.toml": "de catalogus van het corpus (metadata per document), "
+                                       "geen document"}
+    assert len(found.files) == 12 and not found.errors
