@@ -20,14 +20,19 @@ def sample_assistant(sample_index, embeddings):
     return build_assistant(sample_index, embeddings=embeddings)
 
 
-def test_the_placeholder_and_every_example_are_answered(sample_assistant) -> None:
+@pytest.mark.slow
+def test_the_placeholder_and_every_example_are_answered(demo_index, embeddings) -> None:
+    """Over what `make demo` serves (corpus/): a first-time user's first clicks work."""
+    from assistant.pipeline import build_assistant
     from assistant.web import layout
     from assistant.web.chat import DEFAULT_EXAMPLES
 
     assert f"Bijvoorbeeld: {PLACEHOLDER}" in Path(layout.__file__).read_text("utf-8")
+    assert PLACEHOLDER in DEFAULT_EXAMPLES
 
+    demo = build_assistant(demo_index, embeddings=embeddings)
     for question in (PLACEHOLDER, *DEFAULT_EXAMPLES):
-        answer = sample_assistant.ask(question)
+        answer = demo.ask(question)
         assert not answer.refused and answer.citations, question
 
 

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,14 @@ from assistant.web.auth import (
     make_authenticator,
     verify_password,
 )
-from assistant.web.render import answer_markdown, highlight, md_text, sources_html
+from assistant.web.render import (
+    answer_markdown,
+    citation_line,
+    highlight,
+    md_text,
+    quote_span,
+    sources_html,
+)
 from bronwijzer.domain import (
     REFUSAL_TEXT,
     Answer,
@@ -278,6 +286,116 @@ def test_health_and_document_route(shared_server, shared_assistant) -> None:
         assert raw_get(base_url, path) == 404, path
 
 
+# --- the demo corpus: course packs and dated sources --------------------------------------
+COURSE = Path(__file__).resolve().parents[1] / "courses" / "openbare-orde-in-de-wijk.toml"
+
+
+@pytest.fixture(scope="module")
+def demo_assistant(demo_index, embeddings):
+    from assistant.pipeline import build_assistant
+
+    return build_assistant(demo_index, embeddings=embeddings)
+
+
+@pytest.fixture(scope="module")
+def demo_server(demo_assistant, demo_index, tmp_path_factory) -> Iterator[tuple[str, Settings]]:
+    """The chat `make demo` opens: corpus/, with the project's courses/."""
+    settings = demo_index.with_(
+        feedback_db=tmp_path_factory.mktemp("demo-feedback") / "feedback.sqlite3")
+    with running(build_app(demo_assistant, settings)) as base_url:
+        yield base_url, settings
+
+
+def shown_examples(page: Any) -> list[str]:
+    return [b.inner_text().strip() for b in page.locator("#examples button.bw-example").all()
+            if b.is_visible()]
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_course_sessions_ask_with_their_filter_and_old_laws_say_so(
+        browser, demo_server, demo_assistant, artifacts) -> None:
+    from assistant.course import load_course
+    from assistant.web.chat import DEFAULT_EXAMPLES
+
+    base_url, _ = demo_server
+    course = load_course(COURSE)
+    first, second = course.sessions[0], course.sessions[1]
+    filtered = next(q for q in first.questions if not q.filters.is_empty())
+    expected = demo_assistant.ask(filtered.text, filters=filtered.filters)
+    assert not expected.refused and expected.citations[0].stale and expected.notices
+
+    page = open_chat(browser, base_url)
+    assert shown_examples(page) == list(DEFAULT_EXAMPLES)
+    assert page.locator("#session").count() == 0  # no course chosen: no session selector
+    page.locator("#course input").click()
+    page.get_by_role("option", name=course.title).click()
+    expect(page.locator("#session input")).to_have_value(first.title)
+    expect(page.locator("#examples-heading")).to_contain_text(course.audience)
+    assert shown_examples(page) == [q.text for q in first.questions]
+
+    # a question with a filter: asked with it, and the filter control shows it
+    page.locator("#examples button.bw-example", has_text=filtered.text).click()
+    page.wait_for_selector('#sources [data-turn="1"]', timeout=ANSWER_TIMEOUT_MS)
+    chat = " ".join(page.inner_text("#chat").split())
+    cited = expected.citations[0]
+    assert expected.notices[0] in chat
+    assert (f"[1] {cited.title} ({cited.publisher}, versie {cited.version_date}), "
+            f"{cited.locator}, mogelijk verouderd") in chat
+    title = next(d.title for d in demo_assistant.index.documents()
+                 if d.name in filtered.filters.documents)
+    assert title in page.inner_text("#filter-documents")
+    panel = page.locator("#sources")
+    expect(panel.locator(".bw-notice a")).to_have_attribute("href", cited_url(expected))
+    assert panel.locator(".bw-cited .bw-stale").count() >= 1
+    assert cited.locator in panel.locator(".bw-cited .bw-meta").first.inner_text()
+    marked = panel.locator(".bw-cited").first.locator("mark").inner_text()
+    assert " ".join(marked.split()) == " ".join(cited.quote.split())
+    page.screenshot(path=str(artifacts / "web-course-dated.png"), full_page=True)
+
+    # the next session; its question has no filter, so the filter is cleared, and it is
+    # asked on its own (not rewritten as a follow-up of the Bibob question)
+    page.locator("#session input").click()
+    page.get_by_role("option", name=second.title).click()
+    expect(page.locator("#examples button.bw-example").first).to_have_text(
+        second.questions[0].text)
+    assert shown_examples(page) == [q.text for q in second.questions]
+    page.locator("#examples button.bw-example").first.click()
+    page.wait_for_selector('#sources [data-turn="2"]', timeout=ANSWER_TIMEOUT_MS)
+    assert title not in page.inner_text("#filter-documents")
+    assert "Gelezen als" not in page.inner_text("#chat")
+
+    # the handout carries the notice too
+    with page.expect_download() as download:
+        page.locator("#download").click()
+    handout = Path(download.value.path()).read_text(encoding="utf-8").replace("\\", "")
+    assert expected.notices[0] in " ".join(handout.split())
+    assert csp_violations(page) == []
+    page.context.close()
+
+
+def cited_url(answer: Answer) -> str:
+    """The address in the answer's first notice (the text in force), without its full stop."""
+    return answer.notices[0].rsplit(" op ", 1)[1].rstrip(".")
+
+
+@pytest.mark.slow
+def test_without_courses_there_is_no_course_selector(demo_assistant, demo_index,
+                                                     tmp_path) -> None:
+    from assistant.web.chat import WebChat
+    from assistant.web.layout import build_blocks
+
+    def ids(folder: Path) -> set[str]:
+        settings = demo_index.with_(courses_dir=folder, feedback_db=tmp_path / "f.sqlite3")
+        blocks = build_blocks(WebChat(demo_assistant, settings))
+        return {b.elem_id for b in blocks.blocks.values() if getattr(b, "elem_id", None)}
+
+    empty = tmp_path / "geen-cursussen"
+    empty.mkdir()
+    assert not {"course", "session"} & ids(empty)
+    assert {"course", "session", "example-0"} <= ids(COURSE.parent)
+
+
 # --- hostile content ---------------------------------------------------------------------
 @pytest.mark.slow
 @pytest.mark.browser
@@ -494,12 +612,14 @@ def _hostile_answer() -> Answer:
     passage = Passage(id="p1", document_id="0123456789abcdef", document="a.md",
                       title=f"Titel {PAYLOAD_SCRIPT}", text=text, ordinal=0,
                       section=f"Kop {PAYLOAD_IMG}", publisher="<b>Uitgever</b>", year=2024)
+    quote = f"Meldingen {PAYLOAD_IMG} gaan naar de wijkagent."
     citation = Citation(n=1, passage_id="p1", document="a.md", title=passage.title, page=None,
-                        quote=f"Meldingen {PAYLOAD_IMG} gaan naar de wijkagent.",
-                        section=passage.section)
+                        quote=quote, section=passage.section, start=0, end=len(quote),
+                        publisher=passage.publisher, year=2024)
     return Answer(question=f"Vraag {PAYLOAD_SCRIPT}", text=f"{citation.quote} [1]",
                   citations=[citation], passages=[ScoredPassage(passage, 0.9)], refused=False,
-                  rewritten_question=f"Gelezen {PAYLOAD_IMG}")
+                  rewritten_question=f"Gelezen {PAYLOAD_IMG}",
+                  notices=[f"Let op: {PAYLOAD_IMG} https://x.nl/{PAYLOAD_SCRIPT}."])
 
 
 def test_sources_panel_escapes_everything() -> None:
@@ -518,9 +638,110 @@ def test_chat_markdown_is_inert() -> None:
     assert md_text("[1] $x$") == "\\[1\\] \\$x\\$"
 
 
-def test_highlight_marks_both_parts_of_a_joined_quote() -> None:
-    text = "Eerste zin.  Tweede <zin>. Derde zin."
-    marked = highlight(text, "Eerste zin. … Derde zin.")
-    assert marked.count("<mark>") == 2
-    assert "&lt;zin&gt;" in marked
-    assert highlight("abc", "niet aanwezig") == "abc"
+def test_highlight_marks_exactly_the_quoted_offsets() -> None:
+    text = "Eerste zin.  Tweede <zin>. Eerste zin."
+    second = text.rindex("Eerste zin.")  # the same sentence twice: the offsets decide
+    citation = Citation(n=1, passage_id="p", document="a.md", title="A", page=None,
+                        quote="Eerste zin.", start=second, end=len(text))
+    span = quote_span(text, citation)
+    assert span == (second, len(text))
+    marked = highlight(text, *span)
+    assert marked == "Eerste zin.  Tweede &lt;zin&gt;. <mark>Eerste zin.</mark>"
+    # offsets that do not hold (or none at all) mark nothing rather than a guess
+    assert quote_span(text, replace(citation, start=1, end=12)) is None
+    assert quote_span(text, replace(citation, start=0, end=0)) is None
+    assert quote_span(text, replace(citation, end=len(text) + 5)) is None
+
+
+def _law_answer(stale: bool = True) -> Answer:
+    text = "1. De burgemeester is belast met de handhaving van de openbare orde."
+    start = text.index("De burgemeester")
+    passage = Passage(id="g1", document_id="0123456789abcdef", document="gemeentewet.md",
+                      title="Gemeentewet", text=text, ordinal=0,
+                      section="Hoofdstuk XI › Artikel 172", publisher="Rijksoverheid",
+                      document_type="wet", version_date="2015-11-24",
+                      current_url="https://wetten.overheid.nl/BWBR0005416")
+    citation = Citation(n=1, passage_id="g1", document="gemeentewet.md", title="Gemeentewet",
+                        page=None, quote=text[start:], section=passage.section,
+                        locator="art. 172", start=start, end=len(text),
+                        publisher="Rijksoverheid", version_date="2015-11-24", stale=stale)
+    notice = ("Let op: Gemeentewet is hier de versie van 2015-11-24; controleer de geldende "
+              "tekst op https://wetten.overheid.nl/BWBR0005416.")
+    return Answer(question="Wie handhaaft de openbare orde?", text=f"{text[start:]} [1]",
+                  citations=[citation], passages=[ScoredPassage(passage, 0.9)], refused=False,
+                  notices=[notice] if stale else [])
+
+
+def test_chat_shows_notices_and_dated_citation_lines() -> None:
+    answer = _law_answer()
+    shown = answer_markdown(answer).replace("\\", "")
+    assert f"**{answer.notices[0]}**" in shown
+    assert ("[1] Gemeentewet (Rijksoverheid, versie 2015-11-24), art. 172, "
+            "_mogelijk verouderd_") in shown
+    assert shown.index("Let op:") < shown.index("Bronnen:")
+    current = answer_markdown(_law_answer(stale=False)).replace("\\", "")
+    assert "Let op" not in current and "verouderd" not in current
+    # without a version date: the year; the page when there is no locator
+    news = replace(answer.citations[0], version_date=None, year=2021, locator="", page=4,
+                   publisher="Verwey-Jonker Instituut", stale=False)
+    assert citation_line(news).replace("\\", "") == (
+        "[1] Gemeentewet (Verwey-Jonker Instituut, 2021), p. 4")
+
+
+def test_sources_panel_shows_dates_articles_notices_and_links() -> None:
+    panel = sources_html(_law_answer(), pdf_ids=set(), turn=1)
+    assert '<p class="bw-notice">' in panel
+    # the address becomes a link, without the sentence's full stop
+    assert '<a href="https://wetten.overheid.nl/BWBR0005416" target="_blank"' in panel
+    assert "Rijksoverheid · versie 2015-11-24 · art. 172" in panel
+    assert '<span class="bw-stale">mogelijk verouderd</span>' in panel
+    assert ('<a class="bw-current" href="https://wetten.overheid.nl/BWBR0005416"' in panel
+            and "Geldende tekst op wetten.overheid.nl" in panel)
+    assert "1. <mark>De burgemeester is belast" in panel
+    assert panel.count("<h2>") == 1 and '<h3 class="bw-title">' in panel
+    # a hostile notice: escaped, and no address swallows the markup after it
+    hostile = sources_html(_hostile_answer(), pdf_ids=set(), turn=1)
+    assert '<a href="https://x.nl/&lt;script' not in hostile
+    assert "&lt;img src=x onerror" in hostile and "<img" not in hostile
+    assert "<script>" not in hostile
+
+
+def test_course_examples_follow_the_chosen_course_and_session(tmp_path) -> None:
+    from assistant.web.courses import CourseExamples, filter_updates, filter_values
+
+    (tmp_path / "wijk.toml").write_text("""title = "Wijk"
+audience = "Wijkregisseurs"
+[[session]]
+title = "Een"
+[[session.question]]
+text = "Wat is een Bibob-onderzoek?"
+filter = ["document=wet_bibob.md", "year=2014..2016"]
+[[session.question]]
+text = "Wie handhaaft de openbare orde?"
+[[session]]
+title = "Twee"
+[[session.question]]
+text = "Wat is sociale herovering?"
+""", "utf-8")
+    (tmp_path / "kapot.toml").write_text("title = ", "utf-8")  # skipped, not fatal
+    examples = CourseExamples(tmp_path, ["Vraag a?", "Vraag b?", "Vraag c?"])
+    assert examples.course_titles() == ["Wijk"]
+    assert examples.session_titles("Wijk") == ["Een", "Twee"]
+    assert examples.session_titles("") == []
+    assert [e.text for e in examples.examples("", None)] == ["Vraag a?", "Vraag b?", "Vraag c?"]
+    assert all(e.filters is None for e in examples.examples("", None))
+    first, second = examples.examples("Wijk", "Een")
+    assert filter_values(first.filters) == (["wet_bibob.md"], [], [], 2014, 2016)
+    assert second.filters is not None and second.filters.is_empty()
+    assert [e.text for e in examples.examples("Wijk", "Twee")] == ["Wat is sociale herovering?"]
+    assert examples.examples("Wijk", "Drie") == examples.defaults  # an unknown session
+    assert examples.heading("Wijk", "Een") == "Een — voor: Wijkregisseurs"
+    assert examples.most() == 3
+    assert CourseExamples(tmp_path / "nergens", ["Vraag a?"]).course_titles() == []
+    # values the index lacks join the choices (Gradio refuses values outside them)
+    choices = {"documents": [("Wet Bibob", "wet_bibob.md")], "publishers": ["Rijksoverheid"],
+               "types": ["wet"], "years": [2015, 2021]}
+    assert filter_updates(first.filters, choices) == [
+        {"value": ["wet_bibob.md"]}, {"value": []}, {"value": []},
+        {"value": 2014, "choices": [2015, 2021, 2014]},
+        {"value": 2016, "choices": [2015, 2021, 2016]}]

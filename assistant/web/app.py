@@ -49,7 +49,7 @@ from assistant.web.auth import (
     login_page,
 )
 from assistant.web.chat import WebChat
-from assistant.web.layout import CSS, THEME, build_blocks
+from assistant.web.layout import CSS, LANG_JS, THEME, build_blocks
 
 if TYPE_CHECKING:
     from assistant.pipeline import Assistant
@@ -83,6 +83,8 @@ SECURITY_HEADERS = {
 }
 HSTS = "max-age=31536000"
 SCRIPT_TAG = re.compile(rb"<script(?=[\s>])")
+# Gradio's page says lang="en"; ours is Dutch from the first byte (LANG_JS keeps it so)
+HTML_LANG = re.compile(rb'<html(\s+)lang="en"')
 TOO_LARGE = "Dit verzoek is te groot."
 
 
@@ -136,7 +138,8 @@ def build_app(assistant: Assistant, settings: Settings) -> FastAPI:
     gr.mount_gradio_app(app, blocks, path="",
                         auth_dependency=sessions.user_of if sessions else None,
                         auth_message="Log in om Bronwijzer te gebruiken.", css=CSS,
-                        footer_links=[], theme=THEME, allowed_paths=[str(chat.handout_root)])
+                        footer_links=[], theme=THEME, js=LANG_JS,
+                        allowed_paths=[str(chat.handout_root)])
     # added last, so it is the outermost: it sees every response, the ones above included
     app.add_middleware(SecurityMiddleware, max_body=web.max_body_kb * 1024)
     return app
@@ -190,6 +193,7 @@ class SecurityMiddleware:
                 body.extend(message.get("body", b""))
                 if not message.get("more_body", False):
                     html = SCRIPT_TAG.sub(b'<script nonce="' + nonce.encode() + b'"', bytes(body))
+                    html = HTML_LANG.sub(rb'<html\1lang="nl"', html, count=1)
                     start = _with_headers(page, policy.format(nonce=f" 'nonce-{nonce}'"), https,
                                           length=len(html))
                     await send(start)

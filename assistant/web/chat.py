@@ -30,6 +30,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio load
 import gradio as gr
 
 from assistant.settings import Settings
+from assistant.web.courses import CourseExamples, filter_updates, filter_values
 from assistant.web.render import (
     NO_SOURCES_HTML,
     WAITING_HTML,
@@ -49,10 +50,14 @@ question_log = logging.getLogger("assistant.web.questions")
 PURGE_EVERY_SECONDS = 86_400.0
 HANDOUT_SECONDS = 3600.0  # a handout is rewritten after every answer; older ones are stale
 
+# questions the demo corpus (corpus/: law texts and the Verwey-Jonker item) answers well;
+# tests/test_answers.py asks each of them over that corpus
 DEFAULT_EXAMPLES = (
-    "Wat is sociale herovering volgens het rapport Perspectief bieden?",
+    "Wie is belast met de handhaving van de openbare orde?",
+    "Wanneer mag de burgemeester een bevel geven aan een kind onder de twaalf?",
+    "Wie beslist over een huisvestingsvergunning?",
+    "Wat is sociale herovering?",
     "Welke partijen moeten samenwerken in de wijkaanpak?",
-    "Welke drie sporen noemt het rapport voor de aanpak van kwetsbare wijken?",
 )
 
 
@@ -113,6 +118,7 @@ class WebChat:
         self.feedback = FeedbackStore(settings.web.feedback_db)
         self.purged_at_start = self.purge_feedback()
         self.limit = QuestionLimit(settings.web.questions_per_minute)
+        self.course_examples = CourseExamples(settings.web.courses_dir, self.examples())
         self.handout_root = Path(tempfile.mkdtemp(prefix="bronwijzer-handouts-"))
         # handouts hold questions and answers: gone when the server stops
         atexit.register(shutil.rmtree, self.handout_root, ignore_errors=True)
@@ -156,7 +162,10 @@ class WebChat:
     # -- callbacks --
     def respond(self, question: str, conversation: Conversation | None, documents: list[str],
                 publishers: list[str], types: list[str], year_from: Any, year_to: Any,
-                request: gr.Request | None = None) -> Iterator[tuple[Any, ...]]:
+                request: gr.Request | None = None, standalone: bool = False
+                ) -> Iterator[tuple[Any, ...]]:
+        """Answer `question`, streaming. `standalone`: not read as a follow-up of earlier
+        questions (example and course questions are complete on their own)."""
         conversation = conversation or Conversation()
         question = (question or "").strip()
         if not question:
@@ -182,7 +191,8 @@ class WebChat:
         yield (chat_messages(conversation.answers, (question, partial)), WAITING_HTML, "",
                conversation, gr.skip())
         answer: Answer | None = None
-        for event in self.assistant.stream(question, conversation.history(), filters):
+        history = [] if standalone else conversation.history()
+        for event in self.assistant.stream(question, history, filters):
             partial += event.delta
             answer = event.answer or answer
             if event.answer is None:
@@ -196,6 +206,29 @@ class WebChat:
         panel = sources_html(answer, self.pdf_ids(), turn=len(conversation.answers))
         yield (chat_messages(conversation.answers), panel, "", conversation,
                self.handout_button(conversation))
+
+    def ask_example(self, number: int, course: str | None, session: str | None,
+                    conversation: Conversation | None, *filters: Any,
+                    request: gr.Request | None = None) -> Iterator[tuple[Any, ...]]:
+        """Example button `number` was clicked: ask its question, on its own (as the course
+        handout does). A course question is asked with its own filter, shown in the filter
+        controls and their accordion (the last six outputs), opened when there is one; a
+        general example is asked with the user's filters."""
+        examples = self.course_examples.examples(course, session)
+        if not 0 <= number < len(examples):  # the page was built for another list
+            yield (gr.skip(),) * 11
+            return
+        example = examples[number]
+        shown: tuple[Any, ...] = (gr.skip(),) * 6
+        if example.filters is not None:
+            filters = filter_values(example.filters)
+            shown = (*(gr.update(**u) for u in filter_updates(example.filters,
+                                                              self.filter_choices())),
+                     gr.update(open=True) if not example.filters.is_empty() else gr.skip())
+        for outputs in self.respond(example.text, conversation, *filters, request=request,
+                                    standalone=True):
+            yield (*outputs, *shown)
+            shown = (gr.skip(),) * 6  # set once, at the start
 
     def handout_button(self, conversation: Conversation) -> Any:
         from assistant.handout import write_handout
@@ -287,7 +320,7 @@ class WebChat:
                "beheerder)" if web.auth_file and web.feedback_keep_user
                else "alleen een willekeurig gespreksnummer: geen naam en geen IP-adres")
         lines = [
-            "### Privacy: wat Bronwijzer bewaart",
+            "## Privacy: wat Bronwijzer bewaart",
             "- **Uw vragen en de antwoorden** staan alleen in het werkgeheugen van de server, "
             "zolang het gesprek open is. Ze verdwijnen uiterlijk een uur nadat u het venster "
             f"sluit, en bij elke herstart. {logged}",

@@ -1,4 +1,4 @@
-"""Options of the web chat: storage, login, privacy and fair use."""
+"""Options of the web chat: storage, examples and courses, login, privacy and fair use."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ from pathlib import Path
 
 from bronwijzer.domain import BronwijzerError
 from bronwijzer.settings import Options, env_name, option
+
+# the project's courses/ folder (beside assistant/), wherever the command is started
+COURSES = Path(__file__).resolve().parents[2] / "courses"
 
 # Gradio's own requests stay far below this (the largest is a question of at most a few
 # KB); a smaller limit would refuse the browser's own traffic.
@@ -34,6 +37,10 @@ class WebOptions(Options):
     )
     examples_file: str = option(
         "", "Text file with example questions (one per line) for the web chat."
+    )
+    courses_dir: Path = option(
+        COURSES, "Folder of course packs (`*.toml`) offered in the web chat's course selector; "
+        "without courses there the selector is hidden.", shown="courses/"
     )
     auth_file: str = option(
         "", "File with `user:pbkdf2-hash` lines; enables login on the web chat."

@@ -11,8 +11,7 @@ import html
 import re
 from collections.abc import Sequence
 
-from assistant.cite import quote_parts
-from bronwijzer.domain import CAUTION_TEXT, Answer, Citation, ScoredPassage
+from bronwijzer.domain import CAUTION_TEXT, Answer, Citation, Passage, ScoredPassage
 
 NO_SOURCES_HTML = ('<div class="bw-sources bw-empty"><p>Stel een vraag: hier verschijnen de '
                    "passages waarop het antwoord berust, met document en pagina.</p></div>")
@@ -21,6 +20,7 @@ WAITING_HTML = '<div class="bw-sources bw-empty"><p>Bezig met zoeken in de bronn
 
 # --- chat messages (escaped Markdown) -------------------------------------------------------
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~$])")
+STALE_LABEL = "mogelijk verouderd"  # beside a citation whose text is old or superseded
 
 
 def md_text(text: str) -> str:
@@ -28,8 +28,25 @@ def md_text(text: str) -> str:
     return html.escape(_MARKDOWN_SPECIAL.sub(r"\\\1", text), quote=False)
 
 
-def location(page: int | None, section: str) -> str:
-    return f"p. {page}" if page else section
+def dated(publisher: str | None, year: int | None, version_date: str | None) -> list[str]:
+    """Who published a text and when: ['Rijksoverheid', 'versie 2015-11-24'] (a law's
+    version date says more than its year; without one, the year)."""
+    when = f"versie {version_date}" if version_date else (str(year) if year else None)
+    return [item for item in (publisher, when) if item]
+
+
+def citation_line(citation: Citation) -> str:
+    """'[1] Gemeentewet (Rijksoverheid, versie 2015-11-24), art. 172, mogelijk verouderd'."""
+    line = f"{md_text(f'[{citation.n}]')} {md_text(citation.title)}"
+    details = dated(citation.publisher, citation.year, citation.version_date)
+    if details:
+        line += f" ({md_text(', '.join(details))})"
+    where = citation.locator or (f"p. {citation.page}" if citation.page else citation.section)
+    if where:
+        line += f", {md_text(where)}"
+    if citation.stale:
+        line += f", _{md_text(STALE_LABEL)}_"
+    return line
 
 
 def answer_markdown(answer: Answer) -> str:
@@ -39,13 +56,11 @@ def answer_markdown(answer: Answer) -> str:
     parts.append(md_text(answer.text))
     if answer.caution:
         parts.append(f"_{md_text(CAUTION_TEXT)}_")
+    # "Let op: ... versie van 2015 ...": with the answer, not only in the sources panel
+    parts += [f"**{md_text(notice)}**" for notice in answer.notices]
     if answer.refused and answer.passages:
         parts.append("De passages die er het dichtst bij kwamen staan rechts.")
-    lines = []
-    for citation in answer.citations:
-        where = location(citation.page, citation.section)
-        lines.append(f"{md_text(f'[{citation.n}]')} {md_text(citation.title)}"
-                     + (f", {md_text(where)}" if where else ""))
+    lines = [citation_line(citation) for citation in answer.citations]
     if lines:
         parts.append("**Bronnen:**  \n" + "  \n".join(lines))
     return "\n\n".join(parts)
@@ -66,48 +81,76 @@ def chat_messages(answers: Sequence[Answer], pending: tuple[str, str] | None = N
 
 
 # --- the sources panel (HTML, every text escaped) --------------------------------------------
-def highlight(text: str, quote: str) -> str:
-    """Escaped `text` with the quoted sentence(s) in <mark>."""
-    spans: list[tuple[int, int]] = []
-    for part in quote_parts(quote):
-        words = part.split()
-        if not words:
-            continue
-        match = re.search(r"\s+".join(re.escape(w) for w in words), text)
-        if match:
-            spans.append(match.span())
+# an https address in a notice, without the full stop that ends the sentence
+_URL = re.compile(r"https://[^\s<>\"'`]+?(?=[.,;:)]?(?:\s|$))")
+NEW_TAB = '<span class="bw-sr"> (opent in een nieuw tabblad)</span>'  # for screen readers
+
+
+def quote_span(text: str, citation: Citation) -> tuple[int, int] | None:
+    """The offsets of the citation's quote in the passage, if they hold (text[start:end] is
+    the quote); None for a citation without offsets, which is then not highlighted."""
+    start, end = citation.start, citation.end
+    if 0 <= start < end <= len(text) and text[start:end] == citation.quote:
+        return start, end
+    return None
+
+
+def highlight(text: str, start: int, end: int) -> str:
+    """Escaped `text` with exactly text[start:end] in <mark>: no searching, so a sentence
+    that occurs twice is marked where it was quoted."""
+    return (f"{html.escape(text[:start])}<mark>{html.escape(text[start:end])}</mark>"
+            f"{html.escape(text[end:])}")
+
+
+def linked(text: str) -> str:
+    """Escaped text with its https addresses as links (notices name the text in force)."""
     out: list[str] = []
     position = 0
-    for start, end in sorted(spans):
-        if start < position:
-            continue
-        out.append(html.escape(text[position:start]))
-        out.append(f"<mark>{html.escape(text[start:end])}</mark>")
-        position = end
+    for match in _URL.finditer(text):
+        url = html.escape(match.group(0))
+        out += [html.escape(text[position:match.start()]),
+                f'<a href="{url}" target="_blank" rel="noopener noreferrer">{url}{NEW_TAB}</a>']
+        position = match.end()
     out.append(html.escape(text[position:]))
     return "".join(out)
 
 
-def meta_line(scored: ScoredPassage, page: int | None) -> str:
-    p = scored.passage
-    items = [v for v in (p.publisher, str(p.year) if p.year else None) if v]
-    if page:
-        items.append(f"p. {page}")
-    elif p.page_start:
-        items.append(p.location())
-    if p.section:
-        items.append(p.section)
-    return " · ".join(html.escape(item) for item in items)
-
-
-def document_link(scored: ScoredPassage, page: int | None, pdf_ids: set[str]) -> str:
-    p = scored.passage
-    if p.document_id not in pdf_ids:
+def notices_html(answer: Answer) -> str:
+    if not answer.notices:
         return ""
-    target = page or p.page_start or 1
-    href = f"/document/{html.escape(p.document_id)}.pdf#page={int(target)}"
+    items = "".join(f'<p class="bw-notice">{linked(n)}</p>' for n in answer.notices)
+    return f'<div class="bw-notices">{items}</div>'
+
+
+def meta_line(passage: Passage, citation: Citation | None) -> str:
+    """Publisher · year or version date · 'p. 3' or 'art. 172' (· mogelijk verouderd)."""
+    items = dated(passage.publisher, passage.year, passage.version_date)
+    where = (citation.locator if citation else "") or passage.locator()
+    if where:
+        items.append(where)
+    meta = " · ".join(html.escape(item) for item in items)
+    if citation and citation.stale:
+        meta += f' <span class="bw-stale">{html.escape(STALE_LABEL)}</span>'
+    return meta
+
+
+def document_link(passage: Passage, page: int | None, pdf_ids: set[str]) -> str:
+    if passage.document_id not in pdf_ids:
+        return ""
+    target = page or passage.page_start or 1
+    href = f"/document/{html.escape(passage.document_id)}.pdf#page={int(target)}"
     return (f'<a class="bw-pdf" href="{href}" target="_blank" rel="noopener noreferrer">'
-            f"Open het document op pagina {int(target)} (PDF)</a>")
+            f"Open het document op pagina {int(target)} (PDF){NEW_TAB}</a>")
+
+
+def current_link(passage: Passage) -> str:
+    """A link to the text in force (the catalogue's current_url), for dated law texts."""
+    url = passage.current_url or ""
+    if not url.startswith("https://") or not _URL.fullmatch(url):
+        return ""
+    host = url.split("/")[2]
+    return (f'<a class="bw-current" href="{html.escape(url)}" target="_blank" '
+            f'rel="noopener noreferrer">Geldende tekst op {html.escape(host)}{NEW_TAB}</a>')
 
 
 def source_card(scored: ScoredPassage, pdf_ids: set[str], citation: Citation | None = None
@@ -115,14 +158,17 @@ def source_card(scored: ScoredPassage, pdf_ids: set[str], citation: Citation | N
     p = scored.passage
     page = citation.page if citation and citation.page else p.page_start
     marker = f'<span class="bw-n">[{citation.n}]</span> ' if citation else ""
-    body = highlight(p.text, citation.quote) if citation else html.escape(p.text)
+    span = quote_span(p.text, citation) if citation else None
+    body = highlight(p.text, *span) if span else html.escape(p.text)
     kind = "bw-source bw-cited" if citation else "bw-source bw-other"
+    section = (f'<div class="bw-section">{html.escape(p.section)}</div>'
+               if p.section and p.section != p.locator() else "")
     return (
         f'<article class="{kind}">'
-        f'<div class="bw-title">{marker}{html.escape(p.title)}</div>'
-        f'<div class="bw-meta">{meta_line(scored, page)}</div>'
+        f'<h3 class="bw-title">{marker}{html.escape(p.title)}</h3>'
+        f'<div class="bw-meta">{meta_line(p, citation)}</div>{section}'
         f'<blockquote class="bw-passage">{body}</blockquote>'
-        f"{document_link(scored, page, pdf_ids)}"
+        f"{document_link(p, page, pdf_ids)}{current_link(p)}"
         "</article>"
     )
 
@@ -139,23 +185,23 @@ def sources_html(answer: Answer | None, pdf_ids: set[str], turn: int = 0) -> str
     cited = {c.passage_id for c in answer.citations}
     others = [source_card(s, pdf_ids) for s in answer.passages if s.passage.id not in cited]
     seconds = answer.timings.get("total", 0.0) / 1000
-    parts = [f'<div class="bw-sources" data-turn="{turn}">',
-             f'<h3>Bronnen bij het laatste antwoord <span class="bw-time">'
-             f"({seconds:.1f} s)</span></h3>", *cards]
+    parts = [f'<section class="bw-sources" data-turn="{turn}" aria-label="Bronnen">',
+             f'<h2>Bronnen bij het laatste antwoord <span class="bw-time">'
+             f"({seconds:.1f} s)</span></h2>", notices_html(answer), *cards]
     if others:
         parts += ['<details class="bw-more">',
                   f"<summary>Overige gevonden passages ({len(others)})</summary>", *others,
                   "</details>"]
-    parts.append("</div>")
+    parts.append("</section>")
     return "".join(parts)
 
 
 def refused_sources_html(answer: Answer, pdf_ids: set[str], turn: int = 0) -> str:
-    parts = [f'<div class="bw-sources bw-refused" data-turn="{turn}">',
+    parts = [f'<section class="bw-sources bw-refused" data-turn="{turn}" aria-label="Bronnen">',
              f'<p class="bw-refusal">{html.escape(answer.text)}</p>']
     if answer.passages:
-        parts.append("<h3>Dichtstbijzijnde passages</h3><p class='bw-note'>Deze passages lijken "
+        parts.append("<h2>Dichtstbijzijnde passages</h2><p class='bw-note'>Deze passages lijken "
                      "op de vraag, maar zijn niet voldoende om haar te beantwoorden.</p>")
         parts += [source_card(s, pdf_ids) for s in answer.passages[:3]]
-    parts.append("</div>")
+    parts.append("</section>")
     return "".join(parts)
