@@ -383,11 +383,11 @@ def run_load(base_url: str, pid: int, questions: list[str], *, sessions: int,
         must get. (Compared with an in-process answer instead, a question whose refusal
         score sits on a cut-off could flip on the 1e-4 differences between engines.)"""
         answers = {}
-        for question in names:
-            client = Client(base_url, verbose=False)  # a fresh conversation per question
+        client = Client(base_url, verbose=False)
+        for question in names:  # standalone questions: earlier turns do not change an answer
             messages = client.predict(*chat_args(question), api_name=CHAT_API)[0]
             answers[question] = [_content(m) for m in messages if m.get("role") == "assistant"][-1]
-            client.close()
+        client.close()
         return answers
 
     expected = reference()  # also warms caches, so RSS below includes them
