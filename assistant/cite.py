@@ -11,6 +11,7 @@ import logging
 import re
 from dataclasses import dataclass
 
+from assistant.dated import published
 from bronwijzer.domain import Citation, ScoredPassage
 from bronwijzer.text import flatten_whitespace, sentence_spans, split_sentences, stems
 
@@ -108,6 +109,14 @@ def _citation(n: int, scored: ScoredPassage, start: int, end: int) -> Citation:
         locator=passage.locator(), start=start, end=end, publisher=passage.publisher,
         year=passage.year, version_date=passage.version_date,
     )
+
+
+def citation_parts(citation: Citation) -> tuple[str, str, str]:
+    """(title, 'Rijksoverheid, versie 2015-11-24', 'gemeentewet_BWBR0005416.md, art. 172'):
+    how a citation is named outside the chat (CLI, course handouts)."""
+    about = ", ".join(published(citation.publisher, citation.year, citation.version_date))
+    where = ", ".join(x for x in (citation.document, citation.locator) if x)
+    return citation.title, about, where
 
 
 def quote_parts(quote: str) -> list[str]:

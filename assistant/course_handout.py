@@ -15,22 +15,14 @@ from collections.abc import Iterator, Sequence
 from html import escape
 from pathlib import Path
 
+from assistant.cite import citation_parts
 from assistant.course import AnsweredQuestion, Course
 from assistant.handout import markdown_escape
-from bronwijzer.domain import CAUTION_TEXT, BronwijzerError, Citation, Passage
+from bronwijzer.domain import CAUTION_TEXT, BronwijzerError, Passage
 
 FORMATS = (".md", ".html", ".docx")
 NOTES_LINES = 6
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest zip date: no clock in the file
-
-
-def source_parts(citation: Citation, passage: Passage | None) -> tuple[str, str, str]:
-    """(title, 'publisher, versie …', 'file, art. 172') of a citation."""
-    dated = f"versie {citation.version_date}" if citation.version_date else (
-        str(citation.year) if citation.year else "")
-    about = ", ".join(x for x in (citation.publisher, dated) if x)
-    where = ", ".join(x for x in (citation.document, citation.locator) if x)
-    return citation.title, about, where
 
 
 def link_of(passage: Passage | None) -> str | None:
@@ -66,7 +58,7 @@ def course_markdown(course: Course, answered: Sequence[AnsweredQuestion], *,
         lines += [f"**{markdown_escape(n)}**" for n in answer.notices] + (
             [""] if answer.notices else [])
         for citation in answer.citations:
-            title, about, where = source_parts(citation, passages.get(citation.passage_id))
+            title, about, where = citation_parts(citation)
             link = link_of(passages.get(citation.passage_id))
             lines += [f"- [{citation.n}] {markdown_escape(title)}"
                       + (f" ({markdown_escape(about)})" if about else "")
@@ -120,7 +112,7 @@ def course_html(course: Course, answered: Sequence[AnsweredQuestion], *,
             parts.append("<h4>Bronnen</h4><ol>")
             for citation in answer.citations:
                 passage = passages.get(citation.passage_id)
-                title, about, where = source_parts(citation, passage)
+                title, about, where = citation_parts(citation)
                 link = link_of(passage)
                 shown = f'<a href="{escape(link)}">{escape(title)}</a>' if link else escape(title)
                 parts.append(f'<li value="{citation.n}">{shown}'
@@ -169,7 +161,7 @@ def course_docx(course: Course, answered: Sequence[AnsweredQuestion], *,
             document.add_heading("Bronnen", level=3)
         for citation in answer.citations:
             passage = passages.get(citation.passage_id)
-            title, about, where = source_parts(citation, passage)
+            title, about, where = citation_parts(citation)
             link = link_of(passage)
             document.add_paragraph(
                 f"[{citation.n}] {title}" + (f" ({about})" if about else "") + f", {where}"

@@ -17,6 +17,13 @@ from bronwijzer.domain import Answer, Citation, Passage
 LAW_TYPES = frozenset({"wet", "regeling", "circulaire", "besluit", "amvb"})
 
 
+def published(publisher: str | None, year: int | None, version_date: str | None) -> list[str]:
+    """Who published a text and when: ['Rijksoverheid', 'versie 2015-11-24'] (a law's
+    version date says more than its year; without one, the year)."""
+    when = f"versie {version_date}" if version_date else (str(year) if year else None)
+    return [item for item in (publisher, when) if item]
+
+
 def text_date(passage: Passage) -> str | None:
     """The date a reader should know the text by: its version date, else its year."""
     return passage.version_date or (str(passage.year) if passage.year else None)

@@ -11,6 +11,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from assistant.dated import published
 from bronwijzer.domain import CAUTION_TEXT, Answer, Citation, Passage
 
 HANDOUT_NAME = "bronwijzer-gesprek.md"
@@ -78,10 +79,8 @@ def closest_passages_markdown(passages: Sequence[Passage]) -> list[str]:
 def source_line(title: str, passage: Passage | None, page: int | None) -> str:
     """'Title (publisher, year), p. 3' (or 'versie 2015-11-24' and 'art. 172' for a law)
     with whatever metadata is known."""
-    dated = None
-    if passage is not None:
-        dated = f"versie {passage.version_date}" if passage.version_date else passage.year
-    details = [str(v) for v in (passage.publisher, dated) if v] if passage else []
+    details = (published(passage.publisher, passage.year, passage.version_date)
+               if passage else [])
     text = markdown_escape(title)
     if details:
         text += f" ({markdown_escape(', '.join(details))})"

@@ -16,8 +16,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from assistant.cite import citation_parts
 from assistant.settings import Settings, settings_table
-from bronwijzer.domain import CAUTION_TEXT, BronwijzerError, Filters
+from bronwijzer.domain import CAUTION_TEXT, BronwijzerError, Citation, Filters
 from bronwijzer.settings import env_name
 from cli import course, evals, feedback, index
 from cli.common import EXIT_ERROR, EXIT_OK, EXIT_USAGE, command
@@ -148,12 +149,10 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-def citation_line(c: Any) -> str:
+def citation_line(citation: Citation) -> str:
     """'Gemeentewet (Rijksoverheid, versie 2015-11-24; gemeentewet_BWBR0005416.md, art. 172)'."""
-    dated = f"versie {c.version_date}" if c.version_date else (str(c.year) if c.year else "")
-    about = ", ".join(x for x in (c.publisher, dated) if x)
-    where = ", ".join(x for x in (c.document, c.locator) if x)
-    return f"{c.title} ({about + '; ' if about else ''}{where})"
+    title, about, where = citation_parts(citation)
+    return f"{title} ({about + '; ' if about else ''}{where})"
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:

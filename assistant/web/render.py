@@ -11,6 +11,7 @@ import html
 import re
 from collections.abc import Sequence
 
+from assistant.dated import published
 from bronwijzer.domain import CAUTION_TEXT, Answer, Citation, Passage, ScoredPassage
 
 NO_SOURCES_HTML = ('<div class="bw-sources bw-empty"><p>Stel een vraag: hier verschijnen de '
@@ -28,17 +29,10 @@ def md_text(text: str) -> str:
     return html.escape(_MARKDOWN_SPECIAL.sub(r"\\\1", text), quote=False)
 
 
-def dated(publisher: str | None, year: int | None, version_date: str | None) -> list[str]:
-    """Who published a text and when: ['Rijksoverheid', 'versie 2015-11-24'] (a law's
-    version date says more than its year; without one, the year)."""
-    when = f"versie {version_date}" if version_date else (str(year) if year else None)
-    return [item for item in (publisher, when) if item]
-
-
 def citation_line(citation: Citation) -> str:
     """'[1] Gemeentewet (Rijksoverheid, versie 2015-11-24), art. 172, mogelijk verouderd'."""
     line = f"{md_text(f'[{citation.n}]')} {md_text(citation.title)}"
-    details = dated(citation.publisher, citation.year, citation.version_date)
+    details = published(citation.publisher, citation.year, citation.version_date)
     if details:
         line += f" ({md_text(', '.join(details))})"
     where = citation.locator or (f"p. {citation.page}" if citation.page else citation.section)
@@ -124,7 +118,7 @@ def notices_html(answer: Answer) -> str:
 
 def meta_line(passage: Passage, citation: Citation | None) -> str:
     """Publisher · year or version date · 'p. 3' or 'art. 172' (· mogelijk verouderd)."""
-    items = dated(passage.publisher, passage.year, passage.version_date)
+    items = published(passage.publisher, passage.year, passage.version_date)
     where = (citation.locator if citation else "") or passage.locator()
     if where:
         items.append(where)
