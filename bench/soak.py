@@ -1,7 +1,7 @@
 """Hardening harness and the long soak: `python -m bench.soak [--index DIR] [--quick]`.
 
 The pieces here are shared with tests/test_hardening.py, which runs them with small
-numbers in `make test`; the soak runs them long: 20 SIGKILL trials at random moments
+numbers in `make test`; the soak runs them long: 20 SIGKILL trials at random points
 of an ingest and 50 concurrent chat sessions for 60 s through the Gradio API.
 Figures are printed and written to test-artifacts/soak.json.
 
@@ -124,28 +124,47 @@ def model_env() -> dict[str, str]:
     return _env(BRONWIJZER_VECTOR_CACHE="")
 
 
-def full_ingest_seconds(workdir: Path, docs: Path) -> tuple[float, float]:
-    """(wall time of one complete CLI ingest of `docs`, model load included; seconds until
-    its first document was committed)."""
+def first_commit_seconds(workdir: Path, docs: Path) -> float:
+    """Seconds from starting a CLI ingest of `docs` (model load included) until its first
+    document is committed; the run is then stopped."""
     index_dir = workdir / "timing-index"
     started = time.perf_counter()
     process = subprocess.Popen(ingest_command(docs, index_dir), env=model_env(),
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    first_commit = None
-    while process.poll() is None:
-        if first_commit is None and catalog_documents(index_dir) > 0:
-            first_commit = time.perf_counter() - started
-        time.sleep(0.02)
-    seconds = time.perf_counter() - started
-    if process.returncode != 0:
-        raise RuntimeError(f"timing ingest failed with exit code {process.returncode}")
-    shutil.rmtree(index_dir, ignore_errors=True)
-    return seconds, first_commit or seconds * 0.5
+    try:
+        while process.poll() is None and catalog_documents(index_dir) == 0:
+            time.sleep(0.02)
+        seconds = time.perf_counter() - started
+        if process.poll() not in (None, 0):
+            raise RuntimeError(f"timing ingest failed with exit code {process.returncode}")
+    finally:
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        shutil.rmtree(index_dir, ignore_errors=True)
+    return seconds
 
 
-def kill_trial(workdir: Path, docs: Path, delay: float, embeddings: Any,
+def kill_moments(trials: int, doc_count: int, first_commit: float,
+                 rng: random.Random) -> list[tuple[str, float]]:
+    """Where each trial kills: ("loading", seconds after start) or ("after_commit", k),
+    meaning at once after the k-th document is committed, while the next is embedded.
+
+    Moments follow the ingest's own progress, not the clock: on a loaded machine a delay
+    measured on one run lands before the first commit of the next, and mid-ingest kills,
+    the case that matters, went missing (CI, 2026-11-29)."""
+    moments: list[tuple[str, float]] = [("loading", first_commit * (0.2 + 0.6 * rng.random()))]
+    if trials > 2:  # right after the last commit: the BM25 snapshot is being published
+        moments.append(("after_commit", doc_count))
+    while len(moments) < trials:
+        moments.append(("after_commit", rng.randint(1, doc_count - 1)))
+    rng.shuffle(moments)
+    return moments[:trials]
+
+
+def kill_trial(workdir: Path, docs: Path, moment: tuple[str, float], embeddings: Any,
                clean_ids: set[str], number: int = 0) -> dict[str, Any]:
-    """SIGKILL a CLI ingest after `delay` s; check open/answer; rerun; compare with clean."""
+    """SIGKILL a CLI ingest at `moment`; check open/answer; rerun; compare with clean."""
     from assistant.settings import Settings
     from ingest.pipeline import Ingestor
     from ingest.store import Index
@@ -153,15 +172,24 @@ def kill_trial(workdir: Path, docs: Path, delay: float, embeddings: Any,
     total_docs = len(list(docs.glob("*.md")))
     # a fresh folder per trial: chromadb caches its client per path within a process
     settings = Settings.from_env({}, index_dir=workdir / f"index-{number:02d}")
-    process = subprocess.Popen(ingest_command(docs, settings.index.index_dir), env=model_env(),
+    index_dir = settings.index.index_dir
+    started = time.perf_counter()
+    process = subprocess.Popen(ingest_command(docs, index_dir), env=model_env(),
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(delay)
+    kind, value = moment
+    if kind == "loading":
+        time.sleep(value)
+    else:
+        while process.poll() is None and catalog_documents(index_dir) < value:
+            time.sleep(0.01)
     finished_before_kill = process.poll() is not None
     if not finished_before_kill:
         os.kill(process.pid, signal.SIGKILL)
     process.wait()
-    committed = catalog_documents(settings.index.index_dir)
-    outcome: dict[str, Any] = {"delay_s": round(delay, 2), "committed_at_kill": committed,
+    committed = catalog_documents(index_dir)
+    outcome: dict[str, Any] = {"moment": f"{kind} {value:g}",
+                               "killed_after_s": round(time.perf_counter() - started, 2),
+                               "committed_at_kill": committed,
                                "finished_before_kill": finished_before_kill}
     # 1. the index opens and answers from what was committed (if anything was)
     if committed:
@@ -182,12 +210,12 @@ def kill_trial(workdir: Path, docs: Path, delay: float, embeddings: Any,
     outcome["consistent"] = ids["consistent"]
     outcome["duplicates"] = ids["duplicates"]
     outcome["equal_to_clean"] = ids["catalog"] == clean_ids
-    outcome["documents_after_rerun"] = catalog_documents(settings.index.index_dir)
+    outcome["documents_after_rerun"] = catalog_documents(index_dir)
     outcome["ok"] = bool(ids["consistent"] and outcome["equal_to_clean"]
                          and report.count("failed") == 0
                          and outcome["documents_after_rerun"] == total_docs
                          and outcome["opens_and_answers"] in (True, None))
-    shutil.rmtree(settings.index.index_dir, ignore_errors=True)
+    shutil.rmtree(index_dir, ignore_errors=True)
     return outcome
 
 
@@ -204,22 +232,13 @@ def kill_trials(workdir: Path, trials: int, embeddings: Any, *, seed: int = 7,
     Ingestor(index)([docs])
     index.close()
     clean_ids = index_ids(clean, embeddings)["catalog"]
-    # timed twice, the faster run kept: the first CLI run on a fresh machine pays one-time
-    # costs (engine choice, ONNX load from disk) that the kill runs do not, and delays set
-    # from it landed after the last commit
-    full, first = min(full_ingest_seconds(workdir, docs), full_ingest_seconds(workdir, docs))
-    rng = random.Random(seed)
-    # one kill while the model loads, the others spread over the commits: with a fast
-    # engine start-up is most of a small run, and a clock spread would miss the commits
-    delays = [first * (0.3 + 0.6 * rng.random())] + [
-        first + (full - first) * (i + rng.random()) / (trials - 1) for i in range(trials - 1)]
-    rng.shuffle(delays)
-    outcomes = [kill_trial(workdir, docs, delay, embeddings, clean_ids, n)
-                for n, delay in enumerate(delays)]
+    first = first_commit_seconds(workdir, docs)
+    moments = kill_moments(trials, doc_count, first, random.Random(seed))
+    outcomes = [kill_trial(workdir, docs, moment, embeddings, clean_ids, n)
+                for n, moment in enumerate(moments)]
     mid = [o for o in outcomes if 0 < o["committed_at_kill"] < doc_count]
     return {
         "trials": len(outcomes),
-        "full_ingest_seconds": round(full, 2),
         "first_commit_seconds": round(first, 2),
         "documents": doc_count,
         "clean_passages": len(clean_ids),
@@ -295,12 +314,17 @@ class ChromaServer:
 @contextmanager
 def web_server(index_dir: Path, workdir: Path, *, concurrency: int = 4,
                timeout: float = 180) -> Iterator[tuple[str, int]]:
-    """`bronwijzer serve` as a subprocess; yields (base URL, pid)."""
+    """`bronwijzer serve` as a subprocess; yields (base URL, pid).
+
+    The per-session question limit is off: the load runs measure what the server can
+    answer, and a limited session gets its notice at once and asks again, which would
+    count notices as answers (tests/test_security.py tests the limit itself)."""
     import httpx
 
     port = free_port()
     env = _env(BRONWIJZER_FEEDBACK_DB=str(workdir / "feedback.sqlite3"),
-               BRONWIJZER_CONCURRENCY=str(concurrency), BRONWIJZER_AUTH_FILE="")
+               BRONWIJZER_CONCURRENCY=str(concurrency), BRONWIJZER_AUTH_FILE="",
+               BRONWIJZER_QUESTIONS_PER_MINUTE="0")
     log = open(workdir / "serve.log", "w")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
         [sys.executable, "-m", "cli", "serve", "--index", str(index_dir),
@@ -538,7 +562,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _print_kill(kill: dict[str, Any]) -> None:
-    print(f"SIGKILL: {kill['trials']} trials over a {kill['full_ingest_seconds']} s ingest: "
+    print(f"SIGKILL: {kill['trials']} trials (first commit after "
+          f"{kill['first_commit_seconds']} s): "
           f"{kill['killed_before_first_commit']} before the first commit, "
           f"{kill['killed_mid_ingest']} mid-ingest, {kill['killed_after_last_commit']} after "
           f"the last; recovered {kill['recovered_ok']}/{kill['trials']}, "

@@ -56,8 +56,7 @@ class WebOptions(Options):
         60, "First login pause after too many failures; doubles with every further "
         "failure, at most one hour."
     )
-    # 30: no person reading answers gets near it, a script hammering one session does;
-    # 10 would stop the 50-session soak, whose sessions ask 12.8 a minute each (measured)
+    # 30: no person reading answers gets near it, a script hammering one session does
     questions_per_minute: int = option(
         30, "Questions one chat session may ask per minute; more get a polite 'wait a "
         "moment' (0: no limit)."
