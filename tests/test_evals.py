@@ -33,7 +33,7 @@ GATE_FLOORS = {  # measured 2026-11-29 on shared_corpus.jsonl's test half (63 it
     "hit@5": 0.83,  # 0.868
     "hit@10": 0.87,  # 0.906
     "mrr@10": 0.69,  # 0.718
-    "ndcg@10": 0.72,  # 0.749
+    "ndcg@10": 0.72,  # 0.750
     "recall@10": 0.85,  # 0.877
     "citation_validity": 0.99,  # 1.000
     "quote_fidelity": 0.99,  # 1.000
@@ -41,28 +41,30 @@ GATE_FLOORS = {  # measured 2026-11-29 on shared_corpus.jsonl's test half (63 it
     "answer_f1": 0.28,  # 0.317
     "followup_hit@5": 0.68,  # 0.789 (19 follow-ups: one flips with the rewrite)
     "refusal_accuracy": 0.10,  # 0.20 (10 unanswerables)
-    "unanswerable_refused_or_cautioned": 0.50,  # 0.60
+    "unanswerable_refused_or_cautioned": 0.60,  # 0.70
 }
 GATE_CEILINGS = {
     "false_refusal_rate": 0.06,  # 0.019
     "caution_rate": 0.22,  # 0.154
 }
-CIVIL_FLOORS = {  # civil_servant.jsonl's test half (105 short questions), same date
-    "hit@1": 0.58,  # 0.618
-    "hit@5": 0.73,  # 0.764
-    "hit@10": 0.82,  # 0.854
-    "mrr@10": 0.65,  # 0.688
-    "ndcg@10": 0.67,  # 0.706
-    "recall@10": 0.81,  # 0.843
+# civil_servant.jsonl's test half (105 short questions), same date, after the wider HNSW
+# search; the same with each e5 engine (torch-bf16, torch-fp32, onnx) within one item
+CIVIL_FLOORS = {
+    "hit@1": 0.60,  # 0.640
+    "hit@5": 0.79,  # 0.831 (0.820 with the torch engines for questions)
+    "hit@10": 0.87,  # 0.899
+    "mrr@10": 0.69,  # 0.726
+    "ndcg@10": 0.71,  # 0.744
+    "recall@10": 0.86,  # 0.888
     "citation_validity": 0.99,  # 1.000
     "quote_fidelity": 0.99,  # 1.000
-    "citation_precision": 0.53,  # 0.576 (one-sentence answers)
-    "answer_f1": 0.27,  # 0.310
-    "unanswerable_refused_or_cautioned": 0.45,  # 0.562 (16 unanswerables)
+    "citation_precision": 0.56,  # 0.595 (one-sentence answers)
+    "answer_f1": 0.28,  # 0.313
+    "unanswerable_refused_or_cautioned": 0.43,  # 0.500 (16 unanswerables)
 }
 CIVIL_CEILINGS = {
-    "false_refusal_rate": 0.08,  # 0.045
-    "caution_rate": 0.35,  # 0.294
+    "false_refusal_rate": 0.08,  # 0.056
+    "caution_rate": 0.33,  # 0.274
 }
 GATES = {  # dataset -> configurations run (hybrid is gated), floors, ceilings
     "shared_corpus.jsonl": ("bm25,dense,hybrid", GATE_FLOORS, GATE_CEILINGS),
