@@ -38,13 +38,14 @@ serve: install
 lint: install
 	$(BIN)/ruff check .
 
-# one worker per core, a test file per worker: servers, browsers and subprocesses wait a lot
+# one worker per core; an idle worker takes tests from the busy one (worksteal: 3.5 min
+# against 3.9 with a file per worker, whose slowest file kept one worker busy alone)
 test: install lint
-	$(BIN)/python -m pytest -n auto --dist loadfile
+	$(BIN)/python -m pytest -n auto --dist worksteal
 
 # the edit loop: everything but the shared-corpus index, servers and the browser
 test-fast: install lint
-	$(BIN)/python -m pytest -n auto --dist loadfile -m "not slow and not browser"
+	$(BIN)/python -m pytest -n auto --dist worksteal -m "not slow and not browser"
 
 eval: install
 	$(BIN)/bronwijzer ingest corpus --index $(INDEX)

@@ -142,8 +142,10 @@ def running(app: Any) -> Iterator[str]:
     import uvicorn
 
     port = free_port()
+    # Gradio keeps event streams open: without a short grace period every shutdown
+    # waited out the 10 s join below
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning"))
+                                           log_level="warning", timeout_graceful_shutdown=1))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

@@ -294,6 +294,9 @@ def _locked(wait: float, username: str) -> Response:
                         headers={**NO_STORE, "Retry-After": str(max(1, math.ceil(wait)))})
 
 
+SHUTDOWN_GRACE_SECONDS = 5  # an extractive answer takes well under a second
+
+
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860) -> None:
     """Load the index and assistant once, then serve the chat with uvicorn."""
     import uvicorn
@@ -312,4 +315,7 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860) -> None
           flush=True)
     print(f"Feedback ouder dan {settings.web.feedback_retention_days} dagen verwijderd: "
           f"{app.state.purged_feedback} regels.", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    # a stop (SIGTERM) waits this long for answers in flight; without a limit uvicorn waits
+    # for every browser's open event stream to close, and a service manager kills it
+    uvicorn.run(app, host=host, port=port, log_level="warning",
+                timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS)
