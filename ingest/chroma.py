@@ -65,8 +65,9 @@ def open_collection(url: str, folder: Path, name: str, model: str) -> Any:
 
 
 def raise_ef_search(collection: Any) -> None:
-    """Give a collection made before HNSW its search breadth (the one setting Chroma lets
-    change later); best effort, as a reader may not be allowed to write."""
+    """Give a collection built with Chroma's defaults (indexes made before HNSW existed)
+    the wider ef_search, the one setting Chroma lets change later; best effort, as a
+    reader may not be allowed to write."""
     try:
         current = (collection.configuration or {}).get("hnsw") or {}
         if int(current.get("ef_search", 0)) < HNSW["ef_search"]:
