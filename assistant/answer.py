@@ -42,6 +42,10 @@ class AnswerOptions(Options):
         20, "Opening words of each such sentence that are embedded (model time grows "
         "with length)."
     )
+    answer_rank_weight: float = option(
+        0.08, "Weight of the passage's rank when the extractive answerer picks its sentence "
+        "(beside the sentence's words and e5 similarity); chosen on the tune halves."
+    )
     stale_years: int = option(
         3, "A cited text older than this many years (by its version date or year), or "
         "marked superseded in corpus/sources.toml, gets a notice with the answer."
@@ -71,6 +75,8 @@ class AnswerOptions(Options):
             )
         if not 1 <= self.answer_sentences <= 5:
             raise BronwijzerError(f"{env_name('answer_sentences')} must be 1–5")
+        if self.answer_rank_weight < 0:
+            raise BronwijzerError(f"{env_name('answer_rank_weight')} must be 0 or more")
 
 
 @dataclass(frozen=True)
@@ -98,7 +104,7 @@ def make_answerer(options: AnswerOptions, embeddings: PassageEmbeddings, *,
     extractive = ExtractiveAnswerer(
         embeddings, max_sentences=options.answer_sentences,
         embedded_candidates=options.answer_embed_sentences,
-        embedded_words=options.answer_embed_words,
+        embedded_words=options.answer_embed_words, rank_weight=options.answer_rank_weight,
     )
     if options.answerer != "llm" and chat_model is None:
         return extractive

@@ -24,7 +24,6 @@ from ingest.embed import PassageEmbeddings
 # Weights of the sentence score; chosen on the evaluation sets (see README).
 COSINE_WEIGHT = 1.0
 LEXICAL_WEIGHT = 0.35
-RANK_WEIGHT = 0.08
 MIN_WORDS = 5
 MAX_WORDS = 90
 # "1. ", "a. ", "2° ", "- " before a law member or list item: not part of the claim
@@ -56,7 +55,7 @@ class ExtractiveAnswerer:
 
     def __init__(self, embeddings: PassageEmbeddings, *, max_sentences: int = 3,
                  embedded_candidates: int = 3, embedded_words: int = 20,
-                 cache_size: int = 4096) -> None:
+                 rank_weight: float = 0.08, cache_size: int = 4096) -> None:
         self.embeddings = embeddings
         self.max_sentences = max_sentences
         # sentences compared with the question by embedding: the latency budget
@@ -64,6 +63,7 @@ class ExtractiveAnswerer:
         # only a sentence's opening words are embedded: they carry its subject, and
         # model time grows with length (long law sentences would blow the budget)
         self.embedded_words = embedded_words
+        self.rank_weight = rank_weight  # how much the retrieval's passage order counts
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
 
@@ -126,9 +126,8 @@ class ExtractiveAnswerer:
                 result.append(Candidate(sentence, rank, position, scored, lexical, start, end))
         return result
 
-    @staticmethod
-    def _prior(candidate: Candidate) -> float:
-        return LEXICAL_WEIGHT * candidate.lexical + RANK_WEIGHT / (1 + candidate.passage_rank)
+    def _prior(self, candidate: Candidate) -> float:
+        return LEXICAL_WEIGHT * candidate.lexical + self.rank_weight / (1 + candidate.passage_rank)
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         missing = [t for t in dict.fromkeys(texts) if t not in self._cache]

@@ -65,6 +65,8 @@ def test_settings_are_routed_to_the_stage_that_owns_them() -> None:
         Settings.from_env({"BRONWIJZER_TOP_K": "vier"})
     with pytest.raises(BronwijzerError, match="BRONWIJZER_FUSION"):
         settings.with_(fusion="magic")
+    with pytest.raises(BronwijzerError, match="BRONWIJZER_ANSWER_RANK_WEIGHT must be 0 or more"):
+        settings.with_(answer_rank_weight=-1.0)
     with pytest.raises(BronwijzerError, match="ANSWERER=llm needs"):
         settings.with_(answerer="llm")  # a rule across stages: no endpoint configured
 
