@@ -1,6 +1,7 @@
-"""Optional reranking stage: a sentence-transformers CrossEncoder from a local folder.
+"""Optional reranking stage: Bronwijzer's own verifier, or a CrossEncoder from a folder.
 
-Off by default: no cross-encoder ships in a package that loads offline here.
+Off by default: no cross-encoder ships in a package that loads offline here, and the
+verifier (assistant/verify.py) is trained on this machine by `make verifier`.
 """
 
 from __future__ import annotations
@@ -39,6 +40,19 @@ class CrossEncoderReranker:
         return sorted(rescored, key=lambda p: p.score, reverse=True)
 
 
-def load_reranker(path: str) -> Reranker | None:
-    """The cross-encoder in folder `path` (BRONWIJZER_RERANKER_MODEL); none when empty."""
-    return CrossEncoderReranker(path) if path else None
+def load_reranker(spec: str) -> Reranker | None:
+    """BRONWIJZER_RERANKER_MODEL: empty (none), `verifier` (the one `make verifier` built),
+    a verifier folder, or a sentence-transformers CrossEncoder folder."""
+    if not spec:
+        return None
+    from assistant.verify import MANIFEST, Verifier, default_folder
+
+    if spec == "verifier":
+        if not (default_folder() / MANIFEST).is_file():
+            raise BronwijzerError(
+                f"BRONWIJZER_RERANKER_MODEL=verifier: no verifier in {default_folder()}; "
+                "build it with `make verifier`")
+        return Verifier(default_folder())
+    if (Path(spec).expanduser() / MANIFEST).is_file():
+        return Verifier(spec)
+    return CrossEncoderReranker(spec)

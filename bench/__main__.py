@@ -279,6 +279,12 @@ def bench_query(repeat: int) -> dict[str, Any]:
         retriever = HybridRetriever(index, settings.retrieval, mode=mode)
         result[f"retrieval_{mode}_ms"] = _timed(retriever, questions, repeat)
     result["extractive_answer_ms"] = _timed(assistant.ask, questions, repeat)
+    from assistant.verify import MANIFEST, default_folder
+
+    if (default_folder() / MANIFEST).is_file():  # built by `make verifier`: measure it too
+        verified = build_assistant(settings.with_(reranker_model="verifier"), index=index)
+        verified.ask(questions[0])
+        result["extractive_answer_verifier_ms"] = _timed(verified.ask, questions, repeat)
     for key, value in result.items():
         print(f"  {key:28} {value}")
     return result
