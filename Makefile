@@ -60,7 +60,7 @@ refusal-model: install
 		evals/datasets/civil_servant.jsonl --index $(SHARED_INDEX) \
 		--out assistant/refusal_model.json
 
-# the e5 verifier (optional reranker): fine-tuned on the same tune halves, about 11 min
+# the e5 verifier (optional reranker): fine-tuned on the same tune halves, about 10 min
 # on 2 cores; written to the user cache, used with BRONWIJZER_RERANKER_MODEL=verifier
 verifier: install
 	$(BIN)/bronwijzer ingest ../shared/corpus --index $(SHARED_INDEX)

@@ -44,8 +44,7 @@ def register(sub: Any) -> None:
                             description="Fit the logistic refusal model on the tune half's "
                             "items and their leave-one-document-out near misses; write it "
                             "as JSON and judge it on the test half.")
-    p.add_argument("datasets", type=Path, nargs="+", metavar="DATASET")
-    p.add_argument("--index", type=Path, help="index folder (default: BRONWIJZER_INDEX_DIR)")
+    _fitting_args(p)
     p.add_argument("--out", type=Path, default=Path("assistant/refusal_model.json"),
                    metavar="FILE.json")
     p.set_defaults(handler=cmd_eval_fit_refusal)
@@ -54,8 +53,7 @@ def register(sub: Any) -> None:
                             description="Fine-tune e5 as a (question, passage) classifier on "
                             "the tune halves' questions, their retrieved passages and near "
                             "misses; BRONWIJZER_RERANKER_MODEL=verifier then reranks with it.")
-    p.add_argument("datasets", type=Path, nargs="+", metavar="DATASET")
-    p.add_argument("--index", type=Path, help="index folder (default: BRONWIJZER_INDEX_DIR)")
+    _fitting_args(p)
     p.add_argument("--out", type=Path, default=None, metavar="DIR",
                    help="verifier folder (default: the one BRONWIJZER_RERANKER_MODEL=verifier "
                    "reads, in the user cache)")
@@ -142,6 +140,19 @@ def _answering_args(p: argparse.ArgumentParser, *, out: str) -> None:
                    "(default: test when the dataset is split, else all)")
 
 
+def _fitting_args(p: argparse.ArgumentParser) -> None:
+    """Arguments of the commands that fit a model on the tune halves of datasets."""
+    p.add_argument("datasets", type=Path, nargs="+", metavar="DATASET")
+    p.add_argument("--index", type=Path, help="index folder (default: BRONWIJZER_INDEX_DIR)")
+
+
+def _half(datasets: list[Path], half: str) -> list[Any]:
+    """The items of one half (tune or test) of every dataset, in order."""
+    from evals.dataset import load_dataset, select_split
+
+    return [item for path in datasets for item in select_split(load_dataset(path), half)[0]]
+
+
 def _usage(parser: argparse.ArgumentParser) -> int:
     parser.print_help()
     return EXIT_USAGE
@@ -187,11 +198,8 @@ def cmd_eval_split(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_eval_fit_refusal(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.pipeline import build_assistant
     from evals import refusal_fit
-    from evals.dataset import load_dataset, select_split
 
-    halves = {half: [item for path in args.datasets
-                     for item in select_split(load_dataset(path), half)[0]]
-              for half in ("tune", "test")}
+    halves = {half: _half(args.datasets, half) for half in ("tune", "test")}
     # the signals do not depend on the model in use; cosine avoids needing one to fit one
     assistant = build_assistant(settings.with_(refusal_model="cosine"))
     documents = [d.name for d in assistant.index.documents()]
@@ -215,12 +223,10 @@ def cmd_eval_train_verifier(args: argparse.Namespace, settings: Settings) -> int
 
     from assistant.pipeline import build_assistant
     from assistant.verify import default_folder
-    from evals.dataset import load_dataset, select_split
     from evals.verifier_fit import TrainingOptions, fit_verifier
     from ingest.e5convert import converted_folder
 
-    tune = [item for path in args.datasets for item in select_split(load_dataset(path), "tune")[0]]
-    tune = tune[: args.limit] if args.limit else tune
+    tune = _half(args.datasets, "tune")[: args.limit or None]
     # the candidates are what the default retrieval finds, without any reranker
     assistant = build_assistant(settings.with_(reranker_model="", refusal_model="cosine"))
     documents = [d.name for d in assistant.index.documents()]
