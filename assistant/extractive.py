@@ -7,10 +7,12 @@ offline here.
 
 from __future__ import annotations
 
+import math
 import re
 from collections import OrderedDict
 from collections.abc import Generator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -25,6 +27,10 @@ from ingest.embed import PassageEmbeddings
 COSINE_WEIGHT = 1.0
 LEXICAL_WEIGHT = 0.35
 MIN_WORDS = 5
+# With the reader: a sentence scores its evidence logit plus this weight times its
+# passage's relevance logit; further sentences must come within the margin of the best.
+READER_RELEVANCE_WEIGHT = 1.0
+READER_MARGIN = 1.0
 MAX_WORDS = 90
 # "1. ", "a. ", "2° ", "- " before a law member or list item: not part of the claim
 ENUMERATOR = re.compile(r"(?:\(?\d{1,3}[a-z]?[.)°]|[a-z][.)]|[•\-–])\s+")  # used with .match
@@ -70,17 +76,19 @@ class ExtractiveAnswerer:
     def stream(self, question: str, retrieval: Retrieval) -> Generator[str, None, Draft]:
         """Yields the answer sentence by sentence, each with its marker (one step: the
         sentences are chosen together)."""
-        cited = self(question, retrieval.passages, retrieval.query_vector)
+        cited = self(question, retrieval.passages, retrieval.query_vector, retrieval.readings)
         for piece in re.split(r"(?<=\])\s+", cited.text):
             if piece:
                 yield piece + " "
         return Draft(cited, self.name)
 
     def __call__(self, question: str, passages: list[ScoredPassage],
-                 query_vector: np.ndarray) -> CitedText:
+                 query_vector: np.ndarray, readings: dict[str, Any] | None = None) -> CitedText:
         candidates = self.candidates(question, passages)
         if not candidates:
             return CitedText("", [], [])
+        if readings:
+            return self._by_reader(candidates, readings)
         ranked = sorted(candidates, key=self._prior, reverse=True)
         shortlist = ranked[: max(self.embedded_candidates, self.max_sentences)]
         if self.embedded_candidates:
@@ -103,6 +111,27 @@ class ExtractiveAnswerer:
                 continue
             chosen.append(candidate)
         # read in document order: by passage rank, then by position in the passage
+        chosen.sort(key=lambda c: (c.passage_rank, c.position))
+        return cite_quotes([Quote(c.scored, c.start, c.end, c.position) for c in chosen])
+
+    def _by_reader(self, candidates: list[Candidate], readings: dict[str, Any]) -> CitedText:
+        """The sentences the reader marks as evidence, in the passages it found relevant."""
+        def score(candidate: Candidate) -> float:
+            reading = readings.get(candidate.scored.passage.id)
+            if reading is None:
+                return -math.inf
+            evidence = max((s for start, end, s in reading.sentences
+                            if start <= candidate.start < end), default=-math.inf)
+            return evidence + READER_RELEVANCE_WEIGHT * reading.relevance
+
+        ranked = sorted(((score(c), c) for c in candidates), key=lambda x: x[0], reverse=True)
+        best = ranked[0][0]
+        chosen: list[Candidate] = []
+        for value, candidate in ranked:
+            if len(chosen) == self.max_sentences or value < best - READER_MARGIN:
+                break
+            if not any(_overlap(candidate.text, c.text) > 0.6 for c in chosen):
+                chosen.append(candidate)
         chosen.sort(key=lambda c: (c.passage_rank, c.position))
         return cite_quotes([Quote(c.scored, c.start, c.end, c.position) for c in chosen])
 

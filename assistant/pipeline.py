@@ -1,4 +1,4 @@
-"""The assistant: rewrite → retrieve → (rerank) → refuse? → answer → cite → date check.
+"""The assistant: rewrite → retrieve → read (or rerank) → refuse? → answer → cite → date check.
 
 `Assistant.ask` returns an `Answer`; `Assistant.stream` yields the same answer
 in pieces for the web chat. Both share every step, so the streamed and the
@@ -16,6 +16,7 @@ from typing import Any
 from assistant.answer import Answerer, Draft, make_answerer
 from assistant.dated import mark_stale
 from assistant.llm import LLMRewriter, make_chat_model
+from assistant.reader import Reader, ReaderOptions, load_reader, read_retrieval
 from assistant.refusal import RefusalPolicy
 from assistant.rerank import Reranker, load_reranker
 from assistant.retrieve import HybridRetriever, Retrieval
@@ -49,8 +50,11 @@ class Assistant:
 
     def __init__(self, index: Index, retriever: HybridRetriever, answerer: Answerer,
                  refusal: RefusalPolicy, *, reranker: Reranker | None = None,
+                 reader: Reader | None = None, reader_options: ReaderOptions | None = None,
                  rewriter: Rewriter | None = None, stale_years: int = 3) -> None:
         self.index = index
+        self.reader = reader
+        self.reader_options = reader_options or ReaderOptions()
         self.stale_years = stale_years
         self.retriever = retriever
         self.answerer = answerer
@@ -116,7 +120,13 @@ class Assistant:
                  ) -> Retrieval:
         """The passages for a question: top_k of them, or `k` (evals rank 10 deep)."""
         retrieval = self.retriever(question, k, filters)
-        if self.reranker is not None and retrieval.passages:
+        if self.reader is not None and retrieval.passages:
+            step = time.perf_counter()
+            retrieval = read_retrieval(self.reader, retrieval, k or self.retriever.options.top_k,
+                                       self.reader_options,
+                                       self.retriever.options.max_per_document)
+            retrieval.timings["read"] = _ms(step)
+        elif self.reranker is not None and retrieval.passages:
             step = time.perf_counter()
             retrieval = replace(retrieval, passages=self.reranker(question, retrieval.passages))
             retrieval.timings["rerank"] = _ms(step)
@@ -143,14 +153,17 @@ def build_assistant(settings: Settings, *, index: Index | None = None,
     configured endpoint; answerer: a ready answerer (evals share one, and its cache).
     """
     index = index or Index(settings.index, embeddings=embeddings)
+    reader = load_reader(settings.reader.reader, settings.index.model_cache_dir)
     if chat_model is None and settings.answer.answerer == "llm" and answerer is None:
         chat_model = make_chat_model(settings.llm, streaming=True)
     return Assistant(
         index,
         HybridRetriever(index, settings.retrieval),
         answerer or make_answerer(settings.answer, index.embeddings, chat_model=chat_model),
-        RefusalPolicy(index, settings.answer),
+        RefusalPolicy(index, settings.answer, reading=reader is not None),
         reranker=load_reranker(settings.retrieval.reranker_model),
+        reader=reader,
+        reader_options=settings.reader,
         rewriter=LLMRewriter(chat_model) if chat_model is not None else None,
         stale_years=settings.answer.stale_years,
     )

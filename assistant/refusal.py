@@ -10,7 +10,10 @@ leave-one-document-out near misses by `bronwijzer eval fit-refusal`):
 * `coverage`: the share of the question's words, weighted by rarity (IDF), found in one
   of the top three passages: an answer needs the question's specific terms;
 * `agreement`: whether the top passage was found by both dense and BM25 search;
-* `length`: log of the question's word count (short questions get low similarities).
+* `length`: log of the question's word count (short questions get low similarities);
+* `reader`: with the reader on (assistant/reader.py), its best relevance logit among the
+  passages it read: it judges whether a passage answers, not only whether it is on topic.
+  The bundled model for it is `refusal_model_reader.json`, fitted the same way.
 
 Raw BM25 scores are left out on purpose: they depend on the size of the corpus (in
 the one-document demo every word is common), so a model fitted on one index would
@@ -35,7 +38,8 @@ from bronwijzer.text import stems, tokens
 from ingest.store import Index
 
 BUNDLED_MODEL = Path(__file__).with_name("refusal_model.json")
-SIGNALS = ("dense", "coverage", "agreement", "length")
+BUNDLED_READER_MODEL = Path(__file__).with_name("refusal_model_reader.json")
+SIGNALS = ("dense", "coverage", "agreement", "length", "reader")
 TOP_PASSAGES = 3  # the passages an answer mostly draws on
 DEFINITION = re.compile(
     r"^\s*wat\s+(?:is|zijn|betekent|betekenen|houdt|houden)\s+(?:een\s+|de\s+|het\s+)?"
@@ -95,24 +99,31 @@ class RefusalModel:
         return model
 
 
-def load_refusal_model(spec: str) -> RefusalModel | None:
-    """`bundled`, a path, or `cosine` (None: the fixed similarity thresholds)."""
+def load_refusal_model(spec: str, reading: bool = False) -> RefusalModel | None:
+    """`bundled`, a path, or `cosine` (None: the fixed similarity thresholds). Bundled
+    with a reader on: the model that uses the reader's signal, when it has been fitted."""
     if spec == "cosine":
         return None
-    return RefusalModel.load(BUNDLED_MODEL if spec == "bundled" else Path(spec).expanduser())
+    if spec == "bundled":
+        reader_model = reading and BUNDLED_READER_MODEL.is_file()
+        return RefusalModel.load(BUNDLED_READER_MODEL if reader_model else BUNDLED_MODEL)
+    return RefusalModel.load(Path(spec).expanduser())
 
 
 class RefusalPolicy:
     """Callable: Retrieval -> Verdict."""
 
-    def __init__(self, index: Index, options: AnswerOptions) -> None:
+    def __init__(self, index: Index, options: AnswerOptions, reading: bool = False) -> None:
         self.index = index
         self.options = options
-        self.model = load_refusal_model(options.refusal_model)
+        self.model = load_refusal_model(options.refusal_model, reading)
 
     def __call__(self, retrieval: Retrieval) -> Verdict:
         signals = self.signals(retrieval)
         evidence = signals["dense"]
+        if self.model is not None and not set(self.model.features) <= set(signals):
+            raise BronwijzerError(f"the refusal model needs {', '.join(self.model.features)}"
+                                  ": turn the reader on, or use a model fitted without it")
         if self.model is None:
             score, refuse_below, caution_below = (evidence, self.options.refusal_threshold,
                                                   self.options.caution_threshold)
@@ -141,12 +152,15 @@ class RefusalPolicy:
                         / total for s in retrieval.passages[:TOP_PASSAGES]), default=0.0)
         top = retrieval.passages[0].signals if retrieval.passages else {}
         dense_found = not math.isnan(top.get("dense", math.nan))
-        return {
+        signals = {
             "dense": self.evidence(retrieval),
             "coverage": coverage,
             "agreement": float(dense_found and top.get("bm25", 0.0) > 0),
             "length": math.log1p(len(tokens(retrieval.question))),
         }
+        if retrieval.readings:
+            signals["reader"] = max(r.relevance for r in retrieval.readings.values())
+        return signals
 
 
 def definition_term(question: str) -> str | None:

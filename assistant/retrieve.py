@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -63,6 +64,10 @@ class Retrieval:
     best_bm25: float
     timings: dict[str, float] = field(default_factory=dict)
     filters: Filters | None = None
+    # the fused candidates before the per-document cap, best first: what a reader reads
+    candidates: list[ScoredPassage] = field(default_factory=list)
+    # what the reader made of each passage it read, by passage id (assistant/reader.py)
+    readings: dict[str, Any] = field(default_factory=dict)
 
 
 class HybridRetriever:
@@ -112,12 +117,14 @@ class HybridRetriever:
             )
             for pid, score in fused if pid in found
         ]
-        passages = diversify(collapse_duplicates(candidates), k, self.options.max_per_document)
+        candidates = collapse_duplicates(candidates)
+        passages = diversify(candidates, k, self.options.max_per_document)
         timings["fuse"] = _ms(started)
         return Retrieval(
             question=question, passages=passages, query_vector=vector,
             best_dense=(dense[0][1] if dense else 0.0) if self.mode != "bm25" else None,
             best_bm25=lexical[0][1] if lexical else 0.0, timings=timings, filters=filters,
+            candidates=candidates,
         )
 
     def _fuse(self, dense: list[tuple[str, float]], lexical: list[tuple[str, float]],

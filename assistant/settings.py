@@ -4,6 +4,7 @@
 
     index      IndexOptions      ingest/options.py
     retrieval  RetrievalOptions  assistant/retrieve.py
+    reader     ReaderOptions     assistant/reader.py
     answer     AnswerOptions     assistant/answer.py
     llm        LLMOptions        assistant/llm.py
     web        WebOptions        assistant/web/options.py
@@ -20,6 +21,7 @@ from typing import Any, Self
 
 from assistant.answer import AnswerOptions
 from assistant.llm import LLMOptions
+from assistant.reader import ReaderOptions
 from assistant.retrieve import RetrievalOptions
 from assistant.web.options import WebOptions
 from bronwijzer.domain import BronwijzerError
@@ -27,13 +29,13 @@ from bronwijzer.settings import Options, env_name, options_table
 from ingest.options import IndexOptions
 
 STAGES: dict[str, type[Options]] = {
-    "index": IndexOptions, "retrieval": RetrievalOptions, "answer": AnswerOptions,
-    "llm": LLMOptions, "web": WebOptions,
+    "index": IndexOptions, "retrieval": RetrievalOptions, "reader": ReaderOptions,
+    "answer": AnswerOptions, "llm": LLMOptions, "web": WebOptions,
 }
 OWNER = {name: stage for stage, options in STAGES.items() for name in options.names()}
 assert len(OWNER) == sum(len(o.names()) for o in STAGES.values()), "a setting in two stages"
 # what shapes an answer from a given index: recorded with feedback and eval results
-ANSWER_SHAPING = ("retrieval", "answer", "llm")
+ANSWER_SHAPING = ("retrieval", "reader", "answer", "llm")
 SECRETS = frozenset({"llm_api_key", "llm_base_url"})  # never recorded
 
 
@@ -41,6 +43,7 @@ SECRETS = frozenset({"llm_api_key", "llm_base_url"})  # never recorded
 class Settings:
     index: IndexOptions = field(default_factory=IndexOptions)
     retrieval: RetrievalOptions = field(default_factory=RetrievalOptions)
+    reader: ReaderOptions = field(default_factory=ReaderOptions)
     answer: AnswerOptions = field(default_factory=AnswerOptions)
     llm: LLMOptions = field(default_factory=LLMOptions)
     web: WebOptions = field(default_factory=WebOptions)

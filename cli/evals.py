@@ -252,8 +252,14 @@ def cmd_eval_run(args: argparse.Namespace, settings: Settings) -> int:
     except ValueError as exc:
         print(f"bronwijzer eval run: --fail-under {exc}", file=sys.stderr)
         return EXIT_USAGE
-    everything = load_dataset(args.dataset)
-    items, split = select_split(everything, args.split)
+    if args.dataset.is_dir():  # the reading set: its dev split, on a training-corpus index
+        from evals.reading import as_eval_items
+
+        everything = as_eval_items(args.dataset)
+        items, split = everything, "dev"
+    else:
+        everything = load_dataset(args.dataset)
+        items, split = select_split(everything, args.split)
     items = items[: args.limit]
     configs = run.parse_configs(args.configs, settings)
     baseline_path = args.baseline or args.not_worse_than

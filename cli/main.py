@@ -20,7 +20,7 @@ from assistant.cite import citation_parts
 from assistant.settings import Settings, settings_table
 from bronwijzer.domain import CAUTION_TEXT, BronwijzerError, Citation, Filters
 from bronwijzer.settings import env_name
-from cli import course, evals, feedback, index
+from cli import course, evals, feedback, index, reading
 from cli.common import EXIT_ERROR, EXIT_OK, EXIT_USAGE, command
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for register_commands in (index.register, register, course.register, evals.register,
-                              feedback.register):
+                              reading.register, feedback.register):
         register_commands(sub)
     return parser
 

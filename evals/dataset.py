@@ -344,13 +344,13 @@ def check_quotes(items: Iterable[Item], corpus: str | Path) -> list[str]:
         for where, evidence in entries:
             n = counters[where]
             counters[where] += 1
-            problem = _quote_problem(evidence, library)
+            problem = quote_problem(evidence, library)
             if problem:
                 problems.append(f"{item.id}: {where}[{n}].{problem}")
     return problems
 
 
-def _quote_problem(evidence: Evidence, library: SourceLibrary) -> str | None:
+def quote_problem(evidence: Evidence, library: SourceLibrary) -> str | None:
     source = library.get(evidence.document)
     if isinstance(source, str):
         return f"document: {source}"

@@ -54,7 +54,9 @@ def collect(assistant: Any, items: Sequence[Item], documents: Sequence[str]) -> 
 
 
 def fit(examples: Sequence[Example], about: dict[str, Any]) -> RefusalModel:
-    x = np.array([[e.signals[s] for s in SIGNALS] for e in examples], dtype=float)
+    # every signal the examples carry: the reader's only when it was on
+    signals = [s for s in SIGNALS if all(s in e.signals for e in examples)]
+    x = np.array([[e.signals[s] for s in signals] for e in examples], dtype=float)
     y = np.array([e.answerable for e in examples], dtype=float)
     mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-9
     z = (x - mean) / scale
@@ -63,7 +65,7 @@ def fit(examples: Sequence[Example], about: dict[str, Any]) -> RefusalModel:
         p = 1 / (1 + np.exp(-(z @ weights + bias)))
         weights -= RATE * (z.T @ (p - y) + L2 * weights) / len(y)
         bias -= RATE * float((p - y).mean())
-    model = RefusalModel(tuple(SIGNALS), tuple(mean.tolist()), tuple(scale.tolist()),
+    model = RefusalModel(tuple(signals), tuple(mean.tolist()), tuple(scale.tolist()),
                          tuple(weights.tolist()), bias, 0.0, 0.0)
     answerable = np.sort([model.probability(e.signals) for e in examples if e.answerable])
     refuse_below = float(answerable[int(FALSE_REFUSALS * len(answerable))])
@@ -71,7 +73,7 @@ def fit(examples: Sequence[Example], about: dict[str, Any]) -> RefusalModel:
     scores = [model.probability(e.signals) for e in examples]
     about = about | {
         "fitted_at": time.strftime("%Y-%m-%d"), "examples": len(examples),
-        "answerable": int(y.sum()), "signals": list(SIGNALS),
+        "answerable": int(y.sum()), "signals": signals,
         "tune_auc": round(roc_auc(list(y.astype(bool)), scores), 4),
         "false_refusals_target": FALSE_REFUSALS, "cautioned_target": CAUTIONED,
     }
