@@ -12,7 +12,7 @@ export TRANSFORMERS_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install demo ingest serve test test-fast lint bench soak eval refusal-model verifier clean
+.PHONY: install demo ingest serve test test-fast lint bench soak eval refusal-model verifier reader clean
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -67,6 +67,18 @@ verifier: install
 	$(BIN)/bronwijzer eval train-verifier evals/datasets/shared_corpus.jsonl \
 		evals/datasets/civil_servant.jsonl --index $(SHARED_INDEX)
 
+# the reader (assistant/reader.py): e5 trained on the reading set (evals/datasets/reading)
+# over an index of ../shared/training_corpus; written to $(READER_OUT) with its manifest.
+# Copy it to assistant/models/ only when the evaluation improves (README, "The reader").
+TRAINING_INDEX ?= index-training
+READER_OUT ?= build/reader
+READER_FRACTION ?= 1.0
+reader: install
+	$(BIN)/bronwijzer ingest ../shared/training_corpus --index $(TRAINING_INDEX)
+	$(BIN)/bronwijzer reading check
+	$(BIN)/bronwijzer reading train --index $(TRAINING_INDEX) --out $(READER_OUT) \
+		--fraction $(READER_FRACTION)
+
 bench: install
 	$(BIN)/python -m bench
 
@@ -75,4 +87,4 @@ soak: install
 	$(BIN)/python -m bench.soak
 
 clean:
-	rm -rf $(INDEX) evals/out test-artifacts .pytest_cache
+	rm -rf $(INDEX) evals/out test-artifacts .pytest_cache build

@@ -128,8 +128,43 @@ def machine() -> dict[str, Any]:
 
     import psutil
 
+    from ingest.e5engine import cpu_has_native_bf16
+
     return {"cpus": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-            "python": platform.python_version()}
+            "python": platform.python_version(), "cpu_model": cpu_model(),
+            "cpu_vector_flags": sorted(cpu_flags() & VECTOR_FLAGS),
+            "aten_cpu_capability": os.environ.get("ATEN_CPU_CAPABILITY", ""),
+            "bf16_autocast": cpu_has_native_bf16()}
+
+
+VECTOR_FLAGS = {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile", "avx512_vnni"}
+
+
+def cpu_model() -> str:
+    for line in _cpuinfo().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform_processor()
+
+
+def cpu_flags() -> set[str]:
+    for line in _cpuinfo().splitlines():
+        if line.startswith("flags"):
+            return set(line.split(":", 1)[1].split())
+    return set()
+
+
+def _cpuinfo() -> str:
+    try:
+        return Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ""
+
+
+def platform_processor() -> str:
+    import platform
+
+    return platform.processor() or "unknown"
 
 
 def model_cache_dir() -> Path:
@@ -279,6 +314,11 @@ def bench_query(repeat: int) -> dict[str, Any]:
         retriever = HybridRetriever(index, settings.retrieval, mode=mode)
         result[f"retrieval_{mode}_ms"] = _timed(retriever, questions, repeat)
     result["extractive_answer_ms"] = _timed(assistant.ask, questions, repeat)
+    result["reader"] = "on" if assistant.reader is not None else "off"
+    if assistant.reader is not None:  # the answer as before the reader, for the ratio
+        unread = build_assistant(settings.with_(reader="off"), index=index)
+        unread.ask(questions[0])
+        result["extractive_answer_without_reader_ms"] = _timed(unread.ask, questions, repeat)
     from assistant.verify import MANIFEST, default_folder
 
     if (default_folder() / MANIFEST).is_file():  # built by `make verifier`: measure it too

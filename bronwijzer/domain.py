@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 # a section heading that names a law article: "Artikel 172", "Artikel 13b"
-ARTICLE = re.compile(r"^Artikel\s+([0-9]+[a-z]*(?:[.:][0-9]+[a-z]*)*)", re.I)
+ARTICLE = re.compile(r"^(?i:artikel)\s+([0-9]+[a-z]*(?:[.:][0-9]+[a-z]*)*|[IVXLC]+[a-z]*\b)")
 
 
 class BronwijzerError(Exception):

@@ -9,6 +9,7 @@ to confirm that an unanswerable one is not answered after all.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import time
@@ -182,6 +183,16 @@ def cmd_card(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def mining_cache(index: Any, settings: Settings) -> Path:
+    """Where the retrieved candidates of each question are kept, per training index."""
+    from bronwijzer.settings import user_cache_dir
+
+    stats = index.stats()
+    key = hashlib.sha256(f"{settings.index.index_dir.resolve()}|{stats.passages}|"
+                         f"{settings.retrieval}".encode()).hexdigest()[:16]
+    return user_cache_dir() / f"reader-mining-{key}.json"
+
+
 def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     from dataclasses import asdict, replace
 
@@ -212,11 +223,17 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     dev_items = [i for i in items if i.split == "dev"]
     dev_items = reader_fit.sample_items(dev_items, args.dev_limit, options.seed)
     say(f"{len(train_items)} training and {len(dev_items)} dev questions; retrieving")
+    cache_file = mining_cache(assistant.index, settings)
+    cache = json.loads(cache_file.read_text("utf-8")) if cache_file.is_file() else {}
     groups = reader_fit.build_groups(assistant, train_items, candidates=options.candidates,
                                      lodo_share=options.lodo_share, seed=options.seed,
-                                     progress=say)
+                                     cache=cache, progress=say)
     groups = reader_fit.sample(groups, options.fraction, options.seed)
-    dev = reader_fit.build_groups(assistant, dev_items, candidates=options.candidates)
+    dev = reader_fit.build_groups(assistant, dev_items, candidates=options.candidates,
+                                  cache=cache)
+    cache_file.parent.mkdir(parents=True, exist_ok=True)
+    cache_file.with_suffix(".tmp").write_text(json.dumps(cache), "utf-8")
+    cache_file.with_suffix(".tmp").replace(cache_file)
     e5_folder = converted_folder(Path(settings.index.model_cache_dir))
     say(f"training on {len(groups)} groups ({sum(g.answerable for g in groups)} with a gold "
         "passage)")

@@ -39,9 +39,12 @@ class ReaderTraining:
     learning_rate: float = 4e-5  # the encoder's; the new heads learn at head_rate
     head_rate: float = 1e-3
     negatives: int = 3  # hard negatives per answerable question and step
-    negatives_unanswerable: int = 4
+    negatives_unanswerable: int = 3
     candidates: int = 20  # retrieved passages per question
-    lodo_share: float = 0.25  # answerable questions also asked without their document
+    lodo_share: float = 0.15  # answerable questions also asked without their document
+    # the lowest encoder layers stay as e5 has them: backward passes only through the rest
+    # (a cost choice for 2 cores, not a tuned one)
+    frozen_layers: int = 4
     binary_weight: float = 0.5
     evidence_weight: float = 0.5
     negative_evidence_weight: float = 0.2  # token term on the negatives, relative
@@ -95,37 +98,46 @@ def gold_passages(item: ReadingItem, passages: Sequence[Passage]) -> list[Gold]:
 
 
 def build_groups(assistant: Any, items: Sequence[ReadingItem], *, candidates: int,
-                 lodo_share: float = 0.0, seed: int = 0,
+                 lodo_share: float = 0.0, seed: int = 0, cache: dict[str, list[str]] | None = None,
                  progress: Progress | None = None) -> list[Group]:
     """One group per item (and per leave-one-document-out question): what the retrieval
-    finds, split into gold and not."""
+    finds, split into gold and not. `cache` keeps each retrieval's passage ids by question
+    and filter, so a larger set retrieves only its new questions."""
     index = assistant.index
-    everything = list(index.passages(sorted(index.visible_ids())).values())
+    everything = {p.id: p for p in index.passages(sorted(index.visible_ids())).values()}
     by_document: dict[str, list[Passage]] = {}
-    for passage in everything:
+    for passage in everything.values():
         by_document.setdefault(passage.document, []).append(passage)
     documents = sorted(by_document)
+    cache = {} if cache is None else cache
     chooser = random.Random(seed)
-    groups: list[Group] = []
     started = time.perf_counter()
+
+    def retrieve(question: str, without: str | None = None) -> list[Passage]:
+        key = f"{candidates}|{without or ''}|{question}"
+        if key not in cache:
+            filters = Filters(documents=tuple(d for d in documents if d != without)
+                              ) if without else None
+            retrieval = assistant.retrieve(question, filters, k=candidates)
+            found = retrieval.candidates or retrieval.passages
+            cache[key] = [s.passage.id for s in found[:candidates]]
+        return [everything[i] for i in cache[key] if i in everything]
+
+    groups: list[Group] = []
     for n, item in enumerate(items, start=1):
-        retrieved = [s.passage for s in assistant.retrieve(item.question, k=candidates).passages]
-        group = Group(item.id, item.question, item.answerable, retrieved)
+        group = Group(item.id, item.question, item.answerable, retrieve(item.question))
         if item.answerable:
-            group.gold = gold_passages(item, by_document.get(item.document or "", []))
+            passages = by_document.get(item.document or "", [])
+            group.gold = gold_passages(item, passages)
             if not group.gold:  # a quote over a passage boundary: the rule of the eval
-                evidence = [item.evidence()]
-                group.gold_ids = {p.id for p in by_document.get(item.document or "", [])
-                                  if metrics.relevant_to_any(p.document, p.text, evidence)}
+                group.gold_ids = {p.id for p in passages if metrics.relevant_to_any(
+                    p.document, p.text, [item.evidence()])}
             group.gold_ids |= {g.passage.id for g in group.gold}
             if not group.gold_ids:
                 continue
             if chooser.random() < lodo_share:
-                others = tuple(d for d in documents if d != item.document)
-                kept = assistant.retrieve(item.question, Filters(documents=others),
-                                          k=candidates).passages
                 groups.append(Group(item.id + "-lodo", item.question, False,
-                                    [s.passage for s in kept]))
+                                    retrieve(item.question, without=item.document)))
         groups.append(group)
         if progress and n % 500 == 0:
             progress(f"retrieved for {n}/{len(items)} questions "
@@ -164,6 +176,10 @@ def train(groups: Sequence[Group], e5_folder: Path, options: ReaderTraining,
     torch.set_num_threads(thread_count())
     tokenizer = load_tokenizer(e5_folder)
     module = reader_module(e5_folder).train()
+    for layer in module.encoder.encoder.layer[: options.frozen_layers]:
+        layer.requires_grad_(False)
+    if options.frozen_layers:
+        module.encoder.embeddings.requires_grad_(False)
     heads = [*module.relevance.parameters(), *module.tokens.parameters()]
     optimizer = torch.optim.AdamW(
         [{"params": [p for p in module.encoder.parameters() if p.requires_grad],

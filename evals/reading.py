@@ -34,7 +34,7 @@ from typing import Any
 
 from bronwijzer.domain import ARTICLE, Block, Document
 from evals.dataset import DatasetError, Evidence, quote_problem
-from evals.source_text import SourceLibrary, comparable, contains
+from evals.source_text import SourceLibrary, comparable, dehyphenated
 
 TYPES = ("who", "what", "when", "condition", "amount", "duration", "may_must", "procedure",
          "exception")
@@ -57,7 +57,9 @@ _FIELDS = {"id", "question", "answerable", "type", "kind", "document", "locator"
            "short_answer", "page", "reason"}
 _BWB = re.compile(r"BWBR\d{7}")
 _LID = re.compile(r"^(\d+[a-z]?)\.\s")
-_LOCATOR = re.compile(r"^(?:art\. (?P<article>\S+)(?: lid (?P<lid>\S+))?|p\. (?P<page>\d+))$")
+_LOCATOR = re.compile(r"^(?:art\. (?P<article>\S+)(?: lid (?P<lid>\S+))?|p\. (?P<page>\d+)"
+                      r"|§ (?P<section>\S.*))$")
+_SECTION_NUMBER = re.compile(r"^(\d+(?:\.\d+)*)\b")
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,7 @@ def load_reading_set(folder: str | Path) -> list[ReadingItem]:
 def dataset_files(folder: str | Path) -> list[Path]:
     """The set's JSONL files; a single file is a set of its own (for writers' checks)."""
     folder = Path(folder)
-    return [folder] if folder.is_file() else sorted(folder.rglob("*.jsonl"))
+    return [folder] if folder.is_file() else sorted(folder.glob("*.jsonl"))  # not review/
 
 
 def parse_reading_set(folder: str | Path) -> tuple[list[ReadingItem], list[str]]:
@@ -165,7 +167,8 @@ def parse_reading_item(raw: Any, where: str = "") -> tuple[ReadingItem | None, l
         if not document:
             problems.append(f"{label}: document is required when answerable is true")
         if fields["locator"] and not _LOCATOR.match(fields["locator"]):
-            problems.append(f"{label}: locator must look like 'art. 2', 'art. 2 lid 1' or 'p. 4'")
+            problems.append(f"{label}: locator must look like 'art. 2', 'art. 2 lid 1', 'p. 4' "
+                            "or '§ 2.1'")
         words = len(fields["quote"].split())
         if fields["quote"] and not QUOTE_WORDS[0] <= words <= QUOTE_WORDS[1]:
             problems.append(f"{label}: quote has {words} words (expected {QUOTE_WORDS[0]}–"
@@ -212,6 +215,7 @@ def check_reading_set(items: Sequence[ReadingItem], corpus: Path,
     library.preload({i.document for i in items if i.answerable and i.document})
     names, bwb_ids = forbidden
     problems: list[str] = []
+    prepared: dict[str, Prepared] = {}
     for item in items:
         label = f"{item.id} ({item.source})"
         if item.document and (item.document in names or set(_BWB.findall(item.document)) & bwb_ids):
@@ -229,17 +233,21 @@ def check_reading_set(items: Sequence[ReadingItem], corpus: Path,
         source = library.get(item.document or "")
         if isinstance(source, str):
             continue
-        found = locate(source.document, item.quote, item.page)
-        if found is None:
+        if item.document not in prepared:
+            prepared[item.document] = prepare(source.document)
+        found = locate(source.document, item.quote, item.page, prepared[item.document])
+        if not found:
             problems.append(f"{label}: quote does not start inside one block of "
                             f"{item.document}: start it at a sentence")
-        elif not locator_agrees(item.locator, found):
-            problems.append(f"{label}: locator {item.locator!r}, but the quote is at {found!r}")
+        elif not any(locator_agrees(item.locator, here) for here in found):
+            places = " or ".join(repr(here) for here in dict.fromkeys(found))
+            problems.append(f"{label}: locator {item.locator!r}, but the quote is at {places}")
     return problems
 
 
 def block_locators(document: Document) -> list[str]:
-    """The locator of every block: 'art. 2 lid 1' in a law, 'p. 3' in a paged document."""
+    """The locator of every block: 'art. 2 lid 1' in a law, 'p. 3' in a paged document,
+    '§ 2.1' (or the heading itself) in a document of numbered sections, '' elsewhere."""
     out: list[str] = []
     article, lid = "", ""
     for block in document.blocks:
@@ -254,18 +262,42 @@ def block_locators(document: Document) -> list[str]:
         numbered = _LID.match(block.text)
         if numbered:
             lid = numbered.group(1)
-        out.append("" if not article else f"art. {article}" + (f" lid {lid}" if lid else ""))
+        if article:
+            out.append(f"art. {article}" + (f" lid {lid}" if lid else ""))
+        elif block.section:
+            numbered_section = _SECTION_NUMBER.match(block.section[-1])
+            out.append("§ " + (numbered_section.group(1) if numbered_section
+                               else block.section[-1]))
+        else:
+            out.append("")
     return out
 
 
-def locate(document: Document, quote: str, page: int | None = None) -> str | None:
-    """The locator of the block in which the quote starts, or None when no block holds
-    the quote's first words."""
-    head = " ".join(comparable(quote).split()[:6])
-    for block, locator in zip(document.blocks, block_locators(document), strict=True):
-        if (page is None or block.page == page) and contains(comparable(block.text), head):
-            return locator
-    return None
+def locate(document: Document, quote: str, page: int | None = None,
+           prepared: Prepared | None = None) -> list[str]:
+    """The locators of every block in which the quote starts (a common opening such as
+    "1. Onze Minister kan" may stand in many articles); empty when none holds it.
+    `prepared`: the document's block texts and locators, made once per document."""
+    plain, joined, locators = prepared or prepare(document)
+    head, whole = " ".join(comparable(quote).split()[:6]), comparable(quote)
+    found = []
+    for n, block in enumerate(document.blocks):
+        if page is not None and block.page != page:
+            continue
+        if (head in plain[n] and whole in " ".join(plain[n : n + 12])) or (
+                dehyphenated(head) in joined[n]
+                and dehyphenated(whole) in " ".join(joined[n : n + 12])):
+            found.append(locators[n])
+    return found
+
+
+# per document: its blocks as comparable text, the same dehyphenated, and their locators
+Prepared = tuple[list[str], list[str], list[str]]
+
+
+def prepare(document: Document) -> Prepared:
+    plain = [comparable(b.text) for b in document.blocks]
+    return plain, [dehyphenated(t) for t in plain], block_locators(document)
 
 
 def locator_agrees(given: str, found: str) -> bool:

@@ -32,7 +32,10 @@ log = logging.getLogger(__name__)
 
 
 def cpu_has_native_bf16() -> bool:
-    """AVX512-BF16 or AMX: bf16 matmuls in hardware (elsewhere autocast is emulated, slow)."""
+    """AVX512-BF16 or AMX: bf16 matmuls in hardware (elsewhere autocast is emulated, slow).
+    Torch held to older kernels (ATEN_CPU_CAPABILITY=avx2, as on many laptops) has none."""
+    if os.environ.get("ATEN_CPU_CAPABILITY", "").lower() in {"default", "avx2", "avx512"}:
+        return False
     try:
         flags = Path("/proc/cpuinfo").read_text()
     except OSError:

@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 
 from evals.reading import (
+    DEV_DOCUMENTS,
     block_locators,
     check_reading_set,
     forbidden_documents,
+    load_reading_set,
     parse_reading_set,
 )
 
@@ -117,3 +119,47 @@ def test_an_evaluation_document_is_known_by_its_bwb_id(tmp_path: Path) -> None:
     names, ids = forbidden_documents(folder)
     assert ids == {"BWBR0005416"}
     assert "gemeentewet_BWBR0005416.yaml" in names
+# --- the committed set ---------------------------------------------------------------------
+@pytest.mark.slow
+def test_the_reading_set_is_valid_large_and_its_card_current(embeddings) -> None:
+    from evals.reading_card import BEGIN, END, card_tables, passage_keys
+
+    if not TRAINING_CORPUS.is_dir():
+        pytest.skip(f"../shared/training_corpus not found at {TRAINING_CORPUS}")
+    items = load_reading_set(READING)
+    forbidden = forbidden_documents(*EVALUATION_CORPORA)
+    assert check_reading_set(items, TRAINING_CORPUS, forbidden) == []
+    answerable = [i for i in items if i.answerable]
+    assert len(answerable) >= 4000
+    assert sum(not i.answerable for i in items) >= 1500
+    keys = passage_keys(items, TRAINING_CORPUS, embeddings.count_tokens,
+                        max_tokens=embeddings.max_tokens)
+    assert len(set(keys.values())) >= 1500
+    assert len({i.document for i in items if i.split == "dev"}) >= 6
+    assert {i.document for i in items if i.split == "dev" and i.document} <= DEV_DOCUMENTS
+    card = (READING / "README.md").read_text("utf-8")
+    assert card.split(BEGIN)[1].split(END)[0].strip() == card_tables(items, keys).strip(), (
+        "the card's tables are stale: run `bronwijzer reading card --write`")
+
+
+def test_the_reading_set_reuses_few_rare_words() -> None:
+    from bronwijzer.text import stems
+    from evals.reading import corpus_frequency, rare_words
+
+    if not TRAINING_CORPUS.is_dir():
+        pytest.skip(f"../shared/training_corpus not found at {TRAINING_CORPUS}")
+    frequency = corpus_frequency(TRAINING_CORPUS)
+    answerable = [i for i in load_reading_set(READING) if i.answerable]
+    fresh = [i for i in answerable
+             if not rare_words(i.quote, frequency) & set(stems(i.question))]
+    assert len(fresh) >= 0.5 * len(answerable)
+
+
+def test_the_hand_review_covers_100_items_and_passes() -> None:
+    review = [json.loads(line) for line in
+              (READING / "review" / "review-100.jsonl").read_text("utf-8").splitlines()]
+    ids = {i.id for i in load_reading_set(READING)}
+    assert len(review) == 100 and len({r["id"] for r in review}) == 100
+    assert {r["id"] for r in review} <= ids
+    assert {r["verdict"] for r in review} <= {"valid", "unnatural", "invalid"}
+    assert sum(r["verdict"] == "valid" for r in review) >= 90
