@@ -23,6 +23,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+# The plumbing tests (web, CLI, security, load) answer without the reader: it adds a model
+# load per process and a read per question. The quality tests (the CI gates, the demo's
+# examples, the reader's own tests) turn it on with `reader="bundled"`; the shared index
+# fixtures below are built with it off (they read no environment).
+os.environ.setdefault("BRONWIJZER_READER", "off")
 
 from assistant.settings import Settings
 
@@ -70,8 +75,9 @@ def shared_index(shared_corpus: Path, tmp_path_factory: pytest.TempPathFactory, 
     if reuse:
         target = tmp_path_factory.mktemp("reused") / "index"
         shutil.copytree(reuse, target)
-        return Settings.from_env({}, index_dir=target), None
-    settings = Settings.from_env({}, index_dir=tmp_path_factory.mktemp("shared") / "index")
+        return Settings.from_env({}, index_dir=target, reader="off"), None
+    settings = Settings.from_env({}, index_dir=tmp_path_factory.mktemp("shared") / "index",
+                                reader="off")
     # parallel workers each build their own index, one at a time: the second one finds
     # every vector in the shared cache instead of embedding the corpus at the same moment
     with exclusive(Settings.from_env().index.model_cache_dir / "test-shared-index.lock"):
@@ -96,7 +102,8 @@ def sample_index(tmp_path_factory: pytest.TempPathFactory, embeddings) -> Settin
     from ingest.pipeline import Ingestor
     from ingest.store import Index
 
-    settings = Settings.from_env({}, index_dir=tmp_path_factory.mktemp("sample") / "index")
+    settings = Settings.from_env({}, index_dir=tmp_path_factory.mktemp("sample") / "index",
+                                reader="off")
     Ingestor(Index(settings.index, create=True, embeddings=embeddings))([SAMPLE])
     return settings
 
@@ -108,7 +115,8 @@ def demo_index(tmp_path_factory: pytest.TempPathFactory, embeddings) -> Settings
     from ingest.sources import SourceCatalogue
     from ingest.store import Index
 
-    settings = Settings.from_env({}, index_dir=tmp_path_factory.mktemp("demo") / "index")
+    settings = Settings.from_env({}, index_dir=tmp_path_factory.mktemp("demo") / "index",
+                                reader="off")
     with exclusive(Settings.from_env().index.model_cache_dir / "test-demo-index.lock"):
         index = Index(settings.index, create=True, embeddings=embeddings)
         Ingestor(index, sources=SourceCatalogue.load(settings.index.sources))([PROJECT / "corpus"])

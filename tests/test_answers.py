@@ -30,7 +30,8 @@ def test_the_placeholder_and_every_example_are_answered(demo_index, embeddings) 
     assert f"Bijvoorbeeld: {PLACEHOLDER}" in Path(layout.__file__).read_text("utf-8")
     assert PLACEHOLDER in DEFAULT_EXAMPLES
 
-    demo = build_assistant(demo_index, embeddings=embeddings)
+    demo = build_assistant(demo_index.with_(reader="bundled"), embeddings=embeddings)
+    assert demo.reader is not None  # the shipped reader, as `make demo` runs it
     for question in (PLACEHOLDER, *DEFAULT_EXAMPLES):
         answer = demo.ask(question)
         assert not answer.refused and answer.citations, question
@@ -68,12 +69,16 @@ def test_the_refusal_model_fits_separates_and_round_trips(tmp_path) -> None:
     scores = [model.probability(e.signals) for e in examples]
     assert roc_auc([e.answerable for e in examples], scores) == 1.0
     assert 0 < model.refuse_below < model.caution_below < 1
-    assert model.features == SIGNALS and model.about["examples"] == 60
+    # every signal the examples carry, in SIGNALS order: the reader's only when it was on
+    assert model.features == SIGNALS[:4] and model.about["examples"] == 60
     path = tmp_path / "model.json"
     path.write_text(json.dumps(model.to_dict()), encoding="utf-8")
     assert RefusalModel.load(path) == model
     bundled = load_refusal_model("bundled")
     assert bundled is not None and bundled.about["split"] == "tune"
+    with_reader = load_refusal_model("bundled", reading=True)
+    assert with_reader is not None and with_reader.features[-1] == "reader"
+    assert "reader" not in bundled.features
     assert load_refusal_model("cosine") is None
     path.write_text('{"features": ["nonsense"]}', encoding="utf-8")
     with pytest.raises(BronwijzerError, match="not a refusal model"):
