@@ -171,15 +171,17 @@ def card_text(folder: Path, corpus: Path, settings: Settings) -> str:
 
 
 def cmd_card(args: argparse.Namespace, settings: Settings) -> int:
-    from evals.reading_card import replace_tables
+    from evals.reading_card import BEGIN, replace_tables
 
     tables = card_text(args.folder, args.corpus, settings)
     if not args.write:
         print(tables, end="")
         return EXIT_OK
-    card = args.folder / "README.md"
-    card.write_text(replace_tables(card.read_text("utf-8"), tables), "utf-8")
-    print(f"wrote the tables of {card}")
+    # the data card, and the project README's evaluation section, which shows them too
+    for card in (args.folder / "README.md", Path("README.md")):
+        if card.is_file() and BEGIN in (text := card.read_text("utf-8")):
+            card.write_text(replace_tables(text, tables), "utf-8")
+            print(f"wrote the tables of {card}")
     return EXIT_OK
 
 

@@ -45,8 +45,12 @@ def cpu_has_native_bf16() -> bool:
 
 def thread_count() -> int:
     """Every core this process may run on, set explicitly on each engine (torch's and
-    onnxruntime's own guesses can be wrong in containers)."""
+    onnxruntime's own guesses can be wrong in containers); fewer when OMP_NUM_THREADS says
+    so (processes sharing the cores, such as parallel test workers, would oversubscribe)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    limit = os.environ.get("OMP_NUM_THREADS", "")
+    if limit.isdigit() and int(limit) > 0:
+        cores = min(int(cores or 1), int(limit))
     return int(cores or 1)
 
 

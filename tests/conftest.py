@@ -28,6 +28,10 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 # examples, the reader's own tests) turn it on with `reader="bundled"`; the shared index
 # fixtures below are built with it off (they read no environment).
 os.environ.setdefault("BRONWIJZER_READER", "off")
+# Parallel workers share the cores: one model thread each, or the reader's and e5's
+# threads spin against each other (the reader gates took 2.4 s a question with two each).
+if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from assistant.settings import Settings
 
