@@ -18,3 +18,9 @@ def command(sub: Any, name: str, handler: Callable[..., int | None], help_: str,
     if index:
         p.add_argument("--index", type=Path, help="index folder (default: BRONWIJZER_INDEX_DIR)")
     return p
+
+
+def usage(parser: argparse.ArgumentParser) -> int:
+    """A command group called without its subcommand: its help, and the usage exit code."""
+    parser.print_help()
+    return EXIT_USAGE

@@ -16,6 +16,7 @@ from typing import Any
 
 from assistant.settings import Settings
 from bronwijzer.domain import BronwijzerError
+from cli.common import usage
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -23,7 +24,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 def register(sub: Any) -> None:
     evaluation = sub.add_parser("eval", help="Evaluate retrieval and answers on a dataset.",
                                 description="Evaluate retrieval and answers on a dataset.")
-    evaluation.set_defaults(handler=lambda args, settings: _usage(evaluation))
+    evaluation.set_defaults(handler=lambda args, settings: usage(evaluation))
     commands = evaluation.add_subparsers(dest="eval_command", metavar="COMMAND")
 
     p = commands.add_parser("check", help="Validate a dataset against its source documents.",
@@ -151,11 +152,6 @@ def _half(datasets: list[Path], half: str) -> list[Any]:
     from evals.dataset import load_dataset, select_split
 
     return [item for path in datasets for item in select_split(load_dataset(path), half)[0]]
-
-
-def _usage(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return EXIT_USAGE
 
 
 def cmd_eval_check(args: argparse.Namespace, settings: Settings) -> int:

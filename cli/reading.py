@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.settings import Settings
-from cli.common import EXIT_ERROR, EXIT_OK, EXIT_USAGE
+from cli.common import EXIT_ERROR, EXIT_OK, EXIT_USAGE, usage
 
 TRAINING_CORPUS = Path("../shared/training_corpus")
 EVALUATION_CORPORA = (Path("../shared/corpus"), Path("../shared/laws_current"))
@@ -27,7 +27,7 @@ EVALUATION_CORPORA = (Path("../shared/corpus"), Path("../shared/laws_current"))
 def register(sub: Any) -> None:
     reading = sub.add_parser("reading", help="The reading set: questions over the training "
                              "documents (evals/datasets/reading).")
-    reading.set_defaults(handler=lambda args, settings: _usage(reading))
+    reading.set_defaults(handler=lambda args, settings: usage(reading))
     commands = reading.add_subparsers(dest="reading_command", metavar="COMMAND")
 
     p = commands.add_parser("check", help="Validate the reading set against its documents.")
@@ -75,11 +75,6 @@ def register(sub: Any) -> None:
     p.add_argument("--skip-invalid", action="store_true",
                    help="leave out items with problems instead of stopping (while writing)")
     p.set_defaults(handler=cmd_train)
-
-
-def _usage(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return EXIT_USAGE
 
 
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:

@@ -327,12 +327,6 @@ def stem_frequency(documents: Iterable[Document]) -> Counter[str]:
     return frequency
 
 
-def reuses_rare_words(item: ReadingItem, frequency: Counter[str]) -> bool:
-    from bronwijzer.text import stems
-
-    return bool(rare_words(item.quote, frequency) & set(stems(item.question)))
-
-
 def corpus_frequency(corpus: Path) -> Counter[str]:
     """Block frequency of every stem over all documents of the corpus folder."""
     from ingest.load import SUPPORTED_SUFFIXES
