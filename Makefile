@@ -12,7 +12,7 @@ export TRANSFORMERS_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install demo ingest serve test test-fast lint bench soak eval refusal-model verifier reader clean
+.PHONY: install demo ingest serve test test-fast lint bench soak eval refusal-model reader clean
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -59,13 +59,6 @@ refusal-model: install
 	$(BIN)/bronwijzer eval fit-refusal evals/datasets/shared_corpus.jsonl \
 		evals/datasets/civil_servant.jsonl --index $(SHARED_INDEX) \
 		--out assistant/refusal_model.json
-
-# the e5 verifier (optional reranker): fine-tuned on the same tune halves, about 10 min
-# on 2 cores; written to the user cache, used with BRONWIJZER_RERANKER_MODEL=verifier
-verifier: install
-	$(BIN)/bronwijzer ingest ../shared/corpus --index $(SHARED_INDEX)
-	$(BIN)/bronwijzer eval train-verifier evals/datasets/shared_corpus.jsonl \
-		evals/datasets/civil_servant.jsonl --index $(SHARED_INDEX)
 
 # the reader (assistant/reader.py): e5 trained on the reading set (evals/datasets/reading)
 # over an index of ../shared/training_corpus; written to $(READER_OUT) with its manifest.

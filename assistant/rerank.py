@@ -1,7 +1,7 @@
-"""Optional reranking stage: Bronwijzer's own verifier, or a CrossEncoder from a folder.
+"""Optional reranking stage: a sentence-transformers CrossEncoder from a local folder.
 
-Off by default: no cross-encoder ships in a package that loads offline here, and the
-verifier (assistant/verify.py) is trained on this machine by `make verifier`.
+Off by default: no cross-encoder ships in a package that loads offline here; Bronwijzer's
+own reader (assistant/reader.py) already reorders the candidates.
 """
 
 from __future__ import annotations
@@ -41,18 +41,5 @@ class CrossEncoderReranker:
 
 
 def load_reranker(spec: str) -> Reranker | None:
-    """BRONWIJZER_RERANKER_MODEL: empty (none), `verifier` (the one `make verifier` built),
-    a verifier folder, or a sentence-transformers CrossEncoder folder."""
-    if not spec:
-        return None
-    from assistant.verify import MANIFEST, Verifier, default_folder
-
-    if spec == "verifier":
-        if not (default_folder() / MANIFEST).is_file():
-            raise BronwijzerError(
-                f"BRONWIJZER_RERANKER_MODEL=verifier: no verifier in {default_folder()}; "
-                "build it with `make verifier`")
-        return Verifier(default_folder())
-    if (Path(spec).expanduser() / MANIFEST).is_file():
-        return Verifier(spec)
-    return CrossEncoderReranker(spec)
+    """BRONWIJZER_RERANKER_MODEL: empty (none) or a sentence-transformers CrossEncoder folder."""
+    return CrossEncoderReranker(spec) if spec else None

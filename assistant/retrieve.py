@@ -38,8 +38,8 @@ class RetrievalOptions(Options):
         3, "At most this many of the answerer's passages come from one document."
     )
     reranker_model: str = option(
-        "", "Reranker: empty = none (the default), `verifier` = the e5 verifier built by "
-        "`make verifier` (or its folder), or a local sentence-transformers CrossEncoder folder."
+        "", "Reranker after the reader: empty = none (the default), or a local "
+        "sentence-transformers CrossEncoder folder."
     )
 
     def validate(self) -> None:

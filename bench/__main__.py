@@ -319,12 +319,6 @@ def bench_query(repeat: int) -> dict[str, Any]:
         unread = build_assistant(settings.with_(reader="off"), index=index)
         unread.ask(questions[0])
         result["extractive_answer_without_reader_ms"] = _timed(unread.ask, questions, repeat)
-    from assistant.verify import MANIFEST, default_folder
-
-    if (default_folder() / MANIFEST).is_file():  # built by `make verifier`: measure it too
-        verified = build_assistant(settings.with_(reranker_model="verifier"), index=index)
-        verified.ask(questions[0])
-        result["extractive_answer_verifier_ms"] = _timed(verified.ask, questions, repeat)
     for key, value in result.items():
         print(f"  {key:28} {value}")
     return result

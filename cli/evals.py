@@ -1,4 +1,4 @@
-"""`bronwijzer eval check|split|fit-refusal|train-verifier|run|export-ragas|review|review-export`.
+"""`bronwijzer eval check|split|fit-refusal|run|export-ragas|review|review-export`.
 
 Handlers receive (args, settings) like the other commands; exit codes: 0 ok, 1 failed
 (invalid dataset, a --fail-under bound missed, a metric detectably worse than the
@@ -49,18 +49,6 @@ def register(sub: Any) -> None:
     p.add_argument("--out", type=Path, default=Path("assistant/refusal_model.json"),
                    metavar="FILE.json")
     p.set_defaults(handler=cmd_eval_fit_refusal)
-
-    p = commands.add_parser("train-verifier", help="Train the e5 verifier on the tune half.",
-                            description="Fine-tune e5 as a (question, passage) classifier on "
-                            "the tune halves' questions, their retrieved passages and near "
-                            "misses; BRONWIJZER_RERANKER_MODEL=verifier then reranks with it.")
-    _fitting_args(p)
-    p.add_argument("--out", type=Path, default=None, metavar="DIR",
-                   help="verifier folder (default: the one BRONWIJZER_RERANKER_MODEL=verifier "
-                   "reads, in the user cache)")
-    p.add_argument("--epochs", type=int, default=None, help="training passes (default 2)")
-    p.add_argument("--limit", type=int, metavar="N", help="only the first N tune items")
-    p.set_defaults(handler=cmd_eval_train_verifier)
 
     p = commands.add_parser("run", help="Run a dataset through configurations and report.",
                             description="Run every item (and follow-up) through each "
@@ -211,29 +199,6 @@ def cmd_eval_fit_refusal(args: argparse.Namespace, settings: Settings) -> int:
     print(f"wrote {args.out}: tune AUC {model.about['tune_auc']}, refuse below "
           f"{model.refuse_below:.3f}, caution below {model.caution_below:.3f}")
     print("test half: " + json.dumps(on_test))
-    return EXIT_OK
-
-
-def cmd_eval_train_verifier(args: argparse.Namespace, settings: Settings) -> int:
-    from dataclasses import replace
-
-    from assistant.pipeline import build_assistant
-    from assistant.verify import default_folder
-    from evals.verifier_fit import TrainingOptions, fit_verifier
-    from ingest.e5convert import converted_folder
-
-    tune = _half(args.datasets, "tune")[: args.limit or None]
-    # the candidates are what the default retrieval finds, without any reranker
-    assistant = build_assistant(settings.with_(reranker_model="", refusal_model="cosine"))
-    documents = [d.name for d in assistant.index.documents()]
-    options = TrainingOptions()
-    options = replace(options, epochs=args.epochs) if args.epochs else options
-    folder = fit_verifier(
-        assistant, tune, documents, converted_folder(Path(settings.index.model_cache_dir)),
-        args.out or default_folder(),
-        {"datasets": [str(p) for p in args.datasets], "split": "tune"}, options,
-        progress=lambda line: print(line, file=sys.stderr, flush=True))
-    print(f"wrote {folder}")
     return EXIT_OK
 
 
