@@ -19,8 +19,8 @@ def passage_keys(items: Sequence[ReadingItem], corpus: Path,
                  count_tokens: Callable[[str], int], max_tokens: int = 512) -> dict[str, str]:
     """The Bronwijzer passage (document and ordinal) in which each quote starts, chunked as
     an ingest with the default settings chunks it."""
+    from evals.source_text import SourceLibrary
     from ingest.chunk import Chunker
-    from ingest.load import load_document
     from ingest.options import IndexOptions
 
     options = IndexOptions()
@@ -31,8 +31,13 @@ def passage_keys(items: Sequence[ReadingItem], corpus: Path,
     for item in items:
         if item.answerable and item.document:
             by_document.setdefault(item.document, []).append(item)
+    library = SourceLibrary(corpus)
+    library.preload(by_document)
     for name, members in by_document.items():
-        passages = chunker(load_document(corpus / name))
+        source = library.get(name)
+        if isinstance(source, str):
+            continue
+        passages = chunker(source.document)
         flat = [" ".join(p.text.split()) for p in passages]
         for item in members:
             head = " ".join(item.quote.split()[:8])

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import ClassVar
 
 from bronwijzer.domain import BronwijzerError, Document
 from bronwijzer.text import flatten_whitespace
@@ -84,15 +85,27 @@ def _starts_on_first_page(page_text: str, spread: str, quote: str) -> bool:
 
 
 class SourceLibrary:
-    """Loads corpus documents once (by file name) for quote checks."""
+    """Loads corpus documents once (by file name) for quote checks.
+
+    Loaded texts are shared by every library in the process, keyed by the file's path,
+    size and modification time: one validation run checks quotes, locators and passages
+    of the same documents, and a changed file is loaded afresh."""
+
+    _shared: ClassVar[dict[tuple[str, int, int], SourceText | str]] = {}
 
     def __init__(self, corpus: str | Path) -> None:
         self.corpus = Path(corpus)
-        self._loaded: dict[str, SourceText | str] = {}
+
+    def _key(self, name: str) -> tuple[str, int, int] | None:
+        try:
+            stat = (self.corpus / name).stat()
+        except OSError:
+            return None
+        return str((self.corpus / name).resolve()), stat.st_size, stat.st_mtime_ns
 
     def preload(self, names: Iterable[str]) -> None:
         """Load several documents in parallel: PDF text extraction dominates `eval check`."""
-        todo = sorted(set(names) - set(self._loaded))
+        todo = sorted(n for n in set(names) if self._key(n) not in self._shared)
         workers = min(len(todo), os.cpu_count() or 1)
         if workers < 2:
             return
@@ -101,13 +114,21 @@ class SourceLibrary:
         with ProcessPoolExecutor(max_workers=workers) as pool:
             for name, loaded in zip(todo, pool.map(_load_source, [self.corpus] * len(todo), todo),
                                     strict=True):
-                self._loaded[name] = loaded
+                self._remember(name, loaded)
 
     def get(self, name: str) -> SourceText | str:
         """The document's text, or a problem description when it cannot be loaded."""
-        if name not in self._loaded:
-            self._loaded[name] = _load_source(self.corpus, name)
-        return self._loaded[name]
+        key = self._key(name)
+        if key is None or key not in self._shared:
+            loaded = _load_source(self.corpus, name)
+            self._remember(name, loaded)
+            return loaded
+        return self._shared[key]
+
+    def _remember(self, name: str, loaded: SourceText | str) -> None:
+        key = self._key(name)
+        if key is not None and Path(name).name == name:
+            self._shared[key] = loaded
 
 
 def _load_source(corpus: Path, name: str) -> SourceText | str:
