@@ -14,6 +14,8 @@ import json
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +77,19 @@ def register(sub: Any) -> None:
     p.add_argument("--skip-invalid", action="store_true",
                    help="leave out items with problems instead of stopping (while writing)")
     p.set_defaults(handler=cmd_train)
+
+    p = commands.add_parser("curve", help="Measure readers on one dev sample: the learning "
+                            "curve.", description="Measure each reader folder (trained on "
+                            "25, 50, 100%% of the questions) on the same dev questions; write "
+                            "the points as JSON and a PNG plot, and print the README's table.")
+    p.add_argument("readers", type=Path, nargs="+", metavar="DIR",
+                   help="reader folders (reader.safetensors and reader.json)")
+    p.add_argument("--set", dest="folder", type=Path, default=Path("evals/datasets/reading"))
+    p.add_argument("--index", type=Path, help="index folder of the training corpus")
+    p.add_argument("--dev-limit", type=int, default=400, metavar="N")
+    p.add_argument("--out", type=Path, default=Path("assistant/models/reader-curve.json"))
+    p.add_argument("--png", type=Path, default=Path("docs/reader-curve.png"))
+    p.set_defaults(handler=cmd_curve)
 
 
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
@@ -180,6 +195,17 @@ def cmd_card(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+@contextmanager
+def mined(assistant: Any, settings: Settings) -> Iterator[dict[str, Any]]:
+    """The mining cache of the training index: read, filled by the caller, written back."""
+    cache_file = mining_cache(assistant.index, settings)
+    cache = json.loads(cache_file.read_text("utf-8")) if cache_file.is_file() else {}
+    yield cache
+    cache_file.parent.mkdir(parents=True, exist_ok=True)
+    cache_file.with_suffix(".tmp").write_text(json.dumps(cache), "utf-8")
+    cache_file.with_suffix(".tmp").replace(cache_file)
+
+
 def mining_cache(index: Any, settings: Settings) -> Path:
     """Where the retrieved candidates of each question are kept, per training index."""
     from bronwijzer.settings import user_cache_dir
@@ -209,7 +235,9 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
               "run `bronwijzer reading check` (or --skip-invalid)", file=sys.stderr)
         return EXIT_ERROR
     options = replace(reader_fit.ReaderTraining(), epochs=args.epochs, fraction=args.fraction)
-    assistant = build_assistant(settings.with_(reranker_model="", refusal_model="cosine"))
+    # the candidates are the fused retrieval's: no reader, no reranker (and no time spent)
+    assistant = build_assistant(settings.with_(reranker_model="", refusal_model="cosine",
+                                               reader="off"))
     if not {i.document for i in items if i.answerable} & {d.name for d in
                                                           assistant.index.documents()}:
         print(f"bronwijzer reading train: the index {settings.index.index_dir} holds none of "
@@ -217,20 +245,16 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
               file=sys.stderr)
         return EXIT_ERROR
     train_items = [i for i in items if i.split == "train"]
-    dev_items = [i for i in items if i.split == "dev"]
-    dev_items = reader_fit.sample_items(dev_items, args.dev_limit, options.seed)
+    dev_items = reader_fit.sample_items([i for i in items if i.split == "dev"], args.dev_limit,
+                                        options.seed)
     say(f"{len(train_items)} training and {len(dev_items)} dev questions; retrieving")
-    cache_file = mining_cache(assistant.index, settings)
-    cache = json.loads(cache_file.read_text("utf-8")) if cache_file.is_file() else {}
-    groups = reader_fit.build_groups(assistant, train_items, candidates=options.candidates,
-                                     lodo_share=options.lodo_share, seed=options.seed,
-                                     cache=cache, progress=say)
-    groups = reader_fit.sample(groups, options.fraction, options.seed)
-    dev = reader_fit.build_groups(assistant, dev_items, candidates=options.candidates,
-                                  cache=cache)
-    cache_file.parent.mkdir(parents=True, exist_ok=True)
-    cache_file.with_suffix(".tmp").write_text(json.dumps(cache), "utf-8")
-    cache_file.with_suffix(".tmp").replace(cache_file)
+    with mined(assistant, settings) as cache:
+        groups = reader_fit.build_groups(assistant, train_items, candidates=options.candidates,
+                                         lodo_share=options.lodo_share, seed=options.seed,
+                                         cache=cache, progress=say)
+        groups = reader_fit.sample(groups, options.fraction, options.seed)
+        dev = reader_fit.build_groups(assistant, dev_items, candidates=options.candidates,
+                                      cache=cache)
     e5_folder = converted_folder(Path(settings.index.model_cache_dir))
     say(f"training on {len(groups)} groups ({sum(g.answerable for g in groups)} with a gold "
         "passage)")
@@ -251,4 +275,40 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     path = save_reader(module, args.out, manifest)
     print(json.dumps(measured, indent=1))
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB) in {minutes:.1f} min")
+    return EXIT_OK
+
+
+def cmd_curve(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.pipeline import build_assistant
+    from assistant.reader import MANIFEST, Reader
+    from evals import reader_curve, reader_fit
+    from evals.reading import load_reading_set
+    from ingest.e5convert import converted_folder
+
+    for folder in args.readers:
+        if not (folder / MANIFEST).is_file():
+            print(f"bronwijzer reading curve: {folder}: no {MANIFEST}", file=sys.stderr)
+            return EXIT_USAGE
+    items = [i for i in load_reading_set(args.folder) if i.split == "dev"]
+    dev_items = reader_fit.sample_items(items, args.dev_limit, reader_fit.ReaderTraining().seed)
+    assistant = build_assistant(settings.with_(reranker_model="", refusal_model="cosine",
+                                               reader="off"))
+    with mined(assistant, settings) as cache:
+        dev = reader_fit.build_groups(assistant, dev_items,
+                                      candidates=reader_fit.ReaderTraining().candidates,
+                                      cache=cache)
+    e5_folder = converted_folder(Path(settings.index.model_cache_dir))
+    points = []
+    for folder in args.readers:
+        reader = Reader.load(folder, e5_folder)
+        print(f"measuring {folder}", file=sys.stderr, flush=True)
+        measured = reader_fit.evaluate(reader, dev, {i.id: i for i in dev_items})
+        points.append(reader_curve.curve_point(reader.manifest, measured))
+    points.sort(key=lambda p: p["train_questions"])
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"dev_questions": len(dev_items), "points": points},
+                                   indent=1) + "\n", "utf-8")
+    reader_curve.plot_curve(points, args.png)
+    print(reader_curve.curve_table(points), end="")
+    print(f"wrote {args.out} and {args.png}", file=sys.stderr)
     return EXIT_OK

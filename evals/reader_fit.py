@@ -340,3 +340,4 @@ def sample_items(items: Sequence[ReadingItem], limit: int, seed: int) -> list[Re
     if not limit or limit >= len(items):
         return list(items)
     return random.Random(seed).sample(list(items), limit)
+
