@@ -80,7 +80,7 @@ def register(sub: Any) -> None:
 
     p = commands.add_parser("curve", help="Measure readers on one dev sample: the learning "
                             "curve.", description="Measure each reader folder (trained on "
-                            "25, 50, 100%% of the questions) on the same dev questions; write "
+                            "25, 50, 100% of the questions) on the same dev questions; write "
                             "the points as JSON and a PNG plot, and print the README's table.")
     p.add_argument("readers", type=Path, nargs="+", metavar="DIR",
                    help="reader folders (reader.safetensors and reader.json)")
