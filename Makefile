@@ -56,9 +56,13 @@ eval: install
 SHARED_INDEX ?= index-shared
 refusal-model: install
 	$(BIN)/bronwijzer ingest ../shared/corpus --index $(SHARED_INDEX)
-	$(BIN)/bronwijzer eval fit-refusal evals/datasets/shared_corpus.jsonl \
+	BRONWIJZER_READER=off $(BIN)/bronwijzer eval fit-refusal evals/datasets/shared_corpus.jsonl \
 		evals/datasets/civil_servant.jsonl --index $(SHARED_INDEX) \
 		--out assistant/refusal_model.json
+	# the same with the reader's signal: the model used while the bundled reader is on
+	BRONWIJZER_READER=bundled $(BIN)/bronwijzer eval fit-refusal \
+		evals/datasets/shared_corpus.jsonl evals/datasets/civil_servant.jsonl \
+		--index $(SHARED_INDEX) --out assistant/refusal_model_reader.json
 
 # the reader (assistant/reader.py): e5 trained on the reading set (evals/datasets/reading)
 # over an index of ../shared/training_corpus; written to $(READER_OUT) with its manifest.
