@@ -47,8 +47,10 @@ class AnswerOptions(Options):
         "(beside the sentence's words and e5 similarity); chosen on the tune halves."
     )
     stale_years: int = option(
-        3, "A cited text older than this many years (by its version date or year), or "
-        "marked superseded in corpus/sources.toml, gets a notice with the answer."
+        3, "Age rule for a cited text that is not a law version known to be in force: "
+        "older than this many years (by its version date or year; 0 = never by age), or "
+        "marked superseded, it gets a notice with the answer. corpus/sources.toml "
+        "[stale_years] sets other years per document type."
     )
     refusal_model: str = option(
         "bundled",

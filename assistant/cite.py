@@ -107,14 +107,17 @@ def _citation(n: int, scored: ScoredPassage, start: int, end: int) -> Citation:
         n=n, passage_id=passage.id, document=passage.document, title=passage.title,
         page=passage.page, quote=passage.text[start:end], section=passage.section,
         locator=passage.locator(), start=start, end=end, publisher=passage.publisher,
-        year=passage.year, version_date=passage.version_date,
+        year=passage.year, version_date=passage.version_date, valid_from=passage.valid_from,
+        url=passage.url,
     )
 
 
 def citation_parts(citation: Citation) -> tuple[str, str, str]:
-    """(title, 'Rijksoverheid, versie 2015-11-24', 'gemeentewet_BWBR0005416.md, art. 172'):
-    how a citation is named outside the chat (CLI, course handouts)."""
-    about = ", ".join(published(citation.publisher, citation.year, citation.version_date))
+    """(title, 'Rijksoverheid, versie geldend vanaf 2026-10-01',
+    'gemeentewet_BWBR0005416_2026-10-01.yaml, art. 151d'): how a citation is named outside
+    the chat (CLI, course handouts)."""
+    about = ", ".join(published(citation.publisher, citation.year, citation.version_date,
+                                citation.valid_from))
     where = ", ".join(x for x in (citation.document, citation.locator) if x)
     return citation.title, about, where
 

@@ -26,7 +26,8 @@ FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest zip date: no clock in the fil
 
 
 def link_of(passage: Passage | None) -> str | None:
-    return passage.current_url if passage is not None else None
+    """A law's link: its article in the cited version, else the text in force."""
+    return (passage.url or passage.current_url) if passage is not None else None
 
 
 def _items(answered: Sequence[AnsweredQuestion]

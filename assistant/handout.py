@@ -17,6 +17,8 @@ from bronwijzer.domain import CAUTION_TEXT, Answer, Citation, Passage
 HANDOUT_NAME = "bronwijzer-gesprek.md"
 # Markdown would otherwise turn "#", "*", "[x](y)" or "<b>" in document text into markup.
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~<>$])")
+# an address printed as is: https and characters that carry no Markdown or HTML meaning
+SAFE_URL = re.compile(r"https://[A-Za-z0-9./:#?=&%-]+")
 
 
 def markdown_escape(text: str) -> str:
@@ -42,6 +44,8 @@ def turn_markdown(number: int, answer: Answer) -> list[str]:
     if answer.rewritten_question:
         lines += [f"_Gelezen als: {markdown_escape(answer.rewritten_question)}_", ""]
     lines += ["**Antwoord:** " + markdown_escape(answer.text), ""]
+    if answer.valid_on and any(c.valid_from for c in answer.citations):
+        lines += [f"_Wetten zoals geldend op {answer.valid_on}._", ""]
     if answer.caution:
         lines += [f"_{markdown_escape(CAUTION_TEXT)}_", ""]
     for notice in answer.notices:
@@ -58,6 +62,8 @@ def turn_markdown(number: int, answer: Answer) -> list[str]:
 
 def citation_markdown(citation: Citation, passage: Passage | None) -> list[str]:
     lines = [f"**[{citation.n}] {source_line(citation.title, passage, citation.page)}**", ""]
+    if passage is not None and SAFE_URL.fullmatch(passage.url or ""):  # the law article
+        lines += [f"Tekst van deze versie: {passage.url}", ""]
     if citation.section:
         lines += [f"Sectie: {markdown_escape(citation.section)}", ""]
     lines += ["Geciteerd:", "", f"> {markdown_escape(citation.quote)}", ""]
@@ -77,10 +83,10 @@ def closest_passages_markdown(passages: Sequence[Passage]) -> list[str]:
 
 
 def source_line(title: str, passage: Passage | None, page: int | None) -> str:
-    """'Title (publisher, year), p. 3' (or 'versie 2015-11-24' and 'art. 172' for a law)
-    with whatever metadata is known."""
-    details = (published(passage.publisher, passage.year, passage.version_date)
-               if passage else [])
+    """'Title (publisher, year), p. 3' (or 'versie geldend vanaf 2026-10-01' and 'art. 151d'
+    for a law version) with whatever metadata is known."""
+    details = (published(passage.publisher, passage.year, passage.version_date,
+                         passage.valid_from) if passage else [])
     text = markdown_escape(title)
     if details:
         text += f" ({markdown_escape(', '.join(details))})"

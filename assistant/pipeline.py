@@ -24,6 +24,7 @@ from assistant.rewrite import DeterministicRewriter, Rewriter
 from assistant.settings import Settings
 from bronwijzer.domain import REFUSAL_TEXT, Answer, Filters, ServiceUnavailableError
 from ingest.embed import PassageEmbeddings
+from ingest.sources import SourceCatalogue
 from ingest.store import Index
 
 log = logging.getLogger(__name__)
@@ -110,11 +111,14 @@ class Assistant:
             yield _refusal(question, rewritten, retrieval, draft.answerer, timings, started)
             return
         timings["total"] = _ms(started)
+        on = retrieval.filters.valid_on if retrieval.filters else None
         yield StreamEvent(answer=mark_stale(Answer(
             question=question, text=draft.cited.text, citations=draft.cited.citations,
             passages=retrieval.passages, refused=False, rewritten_question=rewritten,
             answerer=draft.answerer, timings=timings, caution=verdict.caution,
-        ), self.stale_years))
+            valid_on=on.isoformat() if on else None,
+        ), self.stale_years, on, versions=self.retriever.versions(),
+            age_rule=self.retriever.catalogue.stale_years))
 
     def retrieve(self, question: str, filters: Filters | None = None, k: int | None = None
                  ) -> Retrieval:
@@ -153,12 +157,13 @@ def build_assistant(settings: Settings, *, index: Index | None = None,
     configured endpoint; answerer: a ready answerer (evals share one, and its cache).
     """
     index = index or Index(settings.index, embeddings=embeddings)
+    catalogue = SourceCatalogue.load(settings.index.sources)
     reader = load_reader(settings.reader.reader, settings.index.model_cache_dir)
     if chat_model is None and settings.answer.answerer == "llm" and answerer is None:
         chat_model = make_chat_model(settings.llm, streaming=True)
     return Assistant(
         index,
-        HybridRetriever(index, settings.retrieval),
+        HybridRetriever(index, settings.retrieval, catalogue=catalogue),
         answerer or make_answerer(settings.answer, index.embeddings, chat_model=chat_model),
         RefusalPolicy(index, settings.answer, reading=reader is not None),
         reranker=load_reranker(settings.retrieval.reranker_model),

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime
+import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -11,6 +13,9 @@ import numpy as np
 from bronwijzer.domain import BronwijzerError, Filters, ScoredPassage
 from bronwijzer.settings import Options, env_name, option
 from bronwijzer.text import tokens
+from bronwijzer.versions import LawVersions
+from ingest.laws import law_versions
+from ingest.sources import SourceCatalogue
 from ingest.store import Index
 
 DUPLICATE_JACCARD = 0.8  # token-set overlap above which two passages count as one
@@ -63,7 +68,7 @@ class Retrieval:
     best_dense: float | None
     best_bm25: float
     timings: dict[str, float] = field(default_factory=dict)
-    filters: Filters | None = None
+    filters: Filters | None = None  # as searched: laws resolved, valid_on set (HybridRetriever)
     # the fused candidates before the per-document cap, best first: what a reader reads
     candidates: list[ScoredPassage] = field(default_factory=list)
     # what the reader made of each passage it read, by passage id (assistant/reader.py)
@@ -73,13 +78,44 @@ class Retrieval:
 class HybridRetriever:
     """Callable: (question, k, filters) -> Retrieval. Mode: hybrid | dense | bm25."""
 
-    def __init__(self, index: Index, options: RetrievalOptions, mode: str | None = None) -> None:
+    def __init__(self, index: Index, options: RetrievalOptions, mode: str | None = None,
+                 catalogue: SourceCatalogue | None = None) -> None:
         self.index = index
         self.options = options
         self.mode = mode or options.mode
+        self.catalogue = catalogue or SourceCatalogue([])
+        self._versions: tuple[int, LawVersions] | None = None
+        self._versions_lock = threading.Lock()
+
+    def versions(self) -> LawVersions:
+        """The law versions of the index and the catalogue (rebuilt when the index changes)."""
+        generation = self.index.catalog.generation()
+        with self._versions_lock:
+            if self._versions is None or self._versions[0] != generation:
+                self._versions = (generation, law_versions(self.index.documents(),
+                                                           self.catalogue))
+            return self._versions[1]
+
+    def resolve(self, filters: Filters | None) -> Filters:
+        """The filter as searched: of each law only the version in force on `valid_on`
+        (today when not given) is searched, unless a version is asked for by name;
+        `law=` becomes that law's versions. Other documents are unaffected."""
+        filters = filters or Filters()
+        on = filters.valid_on or datetime.date.today()
+        versions = self.versions()
+        documents = filters.documents
+        if filters.laws:
+            named = versions.documents_of(filters.laws)
+            # a law without indexed versions must match nothing, not lift the filter
+            documents = tuple(sorted(set(documents) | named)) or tuple(
+                f"{law} (geen versie in de index)" for law in filters.laws)
+        excluded = versions.not_in_force(on) - set(filters.documents)
+        return replace(filters, documents=documents, valid_on=on,
+                       exclude_documents=tuple(sorted(excluded)))
 
     def __call__(self, question: str, k: int | None = None,
                  filters: Filters | None = None) -> Retrieval:
+        filters = self.resolve(filters)
         k = k or self.options.top_k
         depth = max(self.options.candidates, k)
         timings: dict[str, float] = {}

@@ -6,12 +6,15 @@ Pages are 1-based everywhere in this module: loaders convert from pypdf's
 
 from __future__ import annotations
 
+import datetime
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 # a section heading that names a law article: "Artikel 172", "Artikel 13b"
 ARTICLE = re.compile(r"^(?i:artikel)\s+([0-9]+[a-z]*(?:[.:][0-9]+[a-z]*)*|[IVXLC]+[a-z]*\b)")
+# a section below an article that names one of its members: "lid 2", "lid 3a"
+MEMBER = re.compile(r"^lid\s+(\d+[a-z]*)$")
 
 
 class BronwijzerError(Exception):
@@ -47,6 +50,7 @@ class Block:
     page: int | None = None  # 1-based; None for non-paged formats
     page_label: str | None = None  # printed page label when the PDF has one
     section: tuple[str, ...] = ()  # heading path, outermost first
+    url: str | None = None  # where exactly this text is published (a law article's version)
 
 
 @dataclass
@@ -65,6 +69,11 @@ class Document:
     version_date: str | None = None  # "2015-11-24" or "2015": the date of the text as held
     status: str | None = None  # current | superseded | unknown (corpus/sources.toml)
     current_url: str | None = None  # where the text in force is (wetten.overheid.nl)
+    # a law version (regelrecht YAML, or a catalogued text with a BWB id): see versions.py
+    bwb_id: str | None = None  # "BWBR0005416": the law, whichever version
+    valid_from: str | None = None  # "2026-10-01": in force from (exact, from the law's data)
+    publication_date: str | None = None
+    regulatory_layer: str | None = None  # regelrecht's layer: WET, AMVB, ...
 
     @property
     def id(self) -> str:
@@ -99,6 +108,11 @@ class Passage:
     version_date: str | None = None  # as on its Document
     status: str | None = None
     current_url: str | None = None
+    bwb_id: str | None = None  # as on its Document
+    valid_from: str | None = None
+    publication_date: str | None = None
+    regulatory_layer: str | None = None
+    url: str | None = None  # its block's url: a law article in this version
 
     @property
     def page(self) -> int | None:
@@ -114,16 +128,18 @@ class Passage:
 
     def locator(self) -> str:
         """Where a reader finds the passage: 'p. 3' or 'p. 3–4' in a paged document;
-        in a law without pages its article ('art. 172'); else its innermost section."""
+        in a law without pages its article ('art. 172', 'art. 151d lid 2' when the passage
+        is one member of a long article); else its innermost section."""
         if self.page_start is not None:
             if self.page_end and self.page_end != self.page_start:
                 return f"p. {self.page_start}–{self.page_end}"
             return f"p. {self.page_start}"
         parts = [part.strip() for part in self.section.split("›") if part.strip()]
-        for part in reversed(parts):
-            article = ARTICLE.match(part)
+        for n in range(len(parts) - 1, -1, -1):
+            article = ARTICLE.match(parts[n])
             if article:
-                return f"art. {article.group(1)}"
+                member = MEMBER.match(parts[n + 1]) if n + 1 < len(parts) else None
+                return f"art. {article.group(1)}" + (f" lid {member.group(1)}" if member else "")
         return parts[-1] if parts else ""
 
 
@@ -166,7 +182,9 @@ class Citation:
     publisher: str | None = None
     year: int | None = None
     version_date: str | None = None
-    stale: bool = False  # older than BRONWIJZER_STALE_YEARS or superseded: see Answer.notices
+    stale: bool = False  # not the version in force, or too old: see Answer.notices
+    valid_from: str | None = None  # a law version's first day in force
+    url: str | None = None  # the cited text in this version (wetten.overheid.nl)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -191,6 +209,7 @@ class Answer:
     # is shown with CAUTION_TEXT
     caution: bool = False
     notices: list[str] = field(default_factory=list)  # e.g. a cited law text is outdated
+    valid_on: str | None = None  # "2026-12-03": the date whose law versions were searched
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -199,6 +218,7 @@ class Answer:
             "refused": self.refused,
             "caution": self.caution,
             "notices": list(self.notices),
+            "geldig_op": self.valid_on,
             "rewritten_question": self.rewritten_question,
             "answerer": self.answerer,
             "citations": [c.to_dict() for c in self.citations],
@@ -218,17 +238,26 @@ class Clause:
 
 @dataclass(frozen=True)
 class Filters:
-    """Metadata filters, applied inside both retrievers (not after them)."""
+    """Metadata filters, applied inside both retrievers (not after them).
+
+    `laws` and `valid_on` speak of law versions: the retriever resolves them against the
+    index (assistant/retrieve.py) into `documents` and `exclude_documents`, which
+    `clauses` states. `valid_on` None means today.
+    """
 
     documents: tuple[str, ...] = ()  # source file names
     publishers: tuple[str, ...] = ()
     document_types: tuple[str, ...] = ()
     year_min: int | None = None
     year_max: int | None = None
+    laws: tuple[str, ...] = ()  # BWB ids: every version of these laws (the one in force)
+    valid_on: datetime.date | None = None  # the law as it stands on this date
+    exclude_documents: tuple[str, ...] = ()  # law versions not in force on valid_on
 
     def is_empty(self) -> bool:
-        return not (self.documents or self.publishers or self.document_types
-                    or self.year_min is not None or self.year_max is not None)
+        return not (self.documents or self.publishers or self.document_types or self.laws
+                    or self.year_min is not None or self.year_max is not None
+                    or self.valid_on is not None)
 
     def clauses(self) -> list[Clause]:
         """The filter as (passage field, operator, value) conditions, all of which must hold.
@@ -241,21 +270,39 @@ class Filters:
                              ("document_type", self.document_types)):
             if values:
                 clauses.append(Clause(name, "in", values))
+        if self.exclude_documents:
+            clauses.append(Clause("document", "not in", self.exclude_documents))
         if self.year_min is not None:
             clauses.append(Clause("year", ">=", self.year_min))
         if self.year_max is not None:
             clauses.append(Clause("year", "<=", self.year_max))
         return clauses
 
+    def expressions(self) -> list[str]:
+        """The filter as CLI-style items again (what `parse` reads)."""
+        items = [f"document={d}" for d in self.documents]
+        items += [f"publisher={p}" for p in self.publishers]
+        items += [f"type={t}" for t in self.document_types]
+        items += [f"law={law}" for law in self.laws]
+        if self.year_min is not None or self.year_max is not None:
+            low, high = self.year_min, self.year_max
+            items.append(f"year={low}" if low == high else f"year={low or ''}..{high or ''}")
+        if self.valid_on is not None:
+            items.append(f"geldig_op={self.valid_on.isoformat()}")
+        return items
+
     @classmethod
     def parse(cls, expressions: list[str] | tuple[str, ...]) -> Filters:
-        """From CLI-style `field=value` items: document=…, publisher=…, type=…, year=2020..2023."""
-        values: dict[str, list[str]] = {"document": [], "publisher": [], "type": []}
+        """From CLI-style `field=value` items: document=…, publisher=…, type=…,
+        year=2020..2023, law=BWBR0005416, geldig_op=2016-01-01."""
+        values: dict[str, list[str]] = {"document": [], "publisher": [], "type": [], "law": []}
         year_min: int | None = None
         year_max: int | None = None
+        valid_on: datetime.date | None = None
         for expression in expressions:
             name, sep, value = expression.partition("=")
             name = name.strip().lower().replace("document_type", "type")
+            name = {"wet": "law", "valid_on": "geldig_op"}.get(name, name)
             value = value.strip()
             if not sep or not value:
                 raise BronwijzerError(f"filter {expression!r}: expected field=value")
@@ -268,12 +315,30 @@ class Filters:
                     raise BronwijzerError(
                         f"filter {expression!r}: year must be YYYY or YYYY..YYYY"
                     ) from None
+            elif name == "geldig_op":
+                valid_on = parse_day(value, f"filter {expression!r}: geldig_op")
+            elif name == "law" and not BWB_ID.fullmatch(value):
+                raise BronwijzerError(f"filter {expression!r}: law must be a BWB id such as "
+                                      "BWBR0005416")
             elif name in values:
                 values[name].append(value)
             else:
                 raise BronwijzerError(
                     f"filter {expression!r}: unknown field {name!r} "
-                    "(use document, publisher, type or year)"
+                    "(use document, publisher, type, year, law or geldig_op)"
                 )
         return cls(tuple(values["document"]), tuple(values["publisher"]), tuple(values["type"]),
-                   year_min, year_max)
+                   year_min, year_max, laws=tuple(values["law"]), valid_on=valid_on)
+
+
+BWB_ID = re.compile(r"BWB[RV]\d{7}")
+
+
+def parse_day(value: str, what: str) -> datetime.date:
+    """A date written YYYY-MM-DD, or BronwijzerError naming `what`."""
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+            raise ValueError(value)
+        return datetime.date.fromisoformat(value.strip())
+    except ValueError:
+        raise BronwijzerError(f"{what} must be a date YYYY-MM-DD, not {value!r}") from None

@@ -27,6 +27,13 @@ def register(sub: Any) -> None:
                 "Fetch catalogued documents (needs network).", index=False)
     p.add_argument("--to", type=Path, default=Path("corpus"), help="target folder")
     command(corpus_sub, "list", cmd_corpus_list, "List catalogued documents.", index=False)
+    p = command(corpus_sub, "add-law", cmd_corpus_add_law,
+                "Add or update a law from regelrecht YAML (a file, a folder of versions, an "
+                "http(s) address, or a law's name in the regelrecht corpus) and ingest it.")
+    p.add_argument("target", metavar="PATH_OR_URL")
+    p.add_argument("--to", type=Path, default=None,
+                   help="corpus folder for the versions (default: the catalogue's, corpus/)")
+    p.add_argument("--json", action="store_true")
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
@@ -101,6 +108,62 @@ def cmd_corpus_list(args: argparse.Namespace, settings: Settings) -> int:
         year = f" ({source.year})" if source.year else ""
         print(f"{source.title}{year} — {source.publisher or '?'} — {source.file or 'niet lokaal'}")
     return EXIT_OK
+
+
+def cmd_corpus_add_law(args: argparse.Namespace, settings: Settings) -> int:
+    """Versions go into the corpus folder under unique names (and, when it is the
+    catalogue's folder, into the catalogue with their provenance), then into the index:
+    an unchanged version is skipped, a new one added beside the old ones."""
+    import datetime
+
+    from ingest.laws import catalogue_entries, collect, law_versions, place
+    from ingest.pipeline import Ingestor
+    from ingest.sources import SourceCatalogue
+    from ingest.store import Index
+
+    catalogue_path = Path(settings.index.sources)
+    folder = args.to or catalogue_path.parent
+    placed = place(collect(args.target), folder)  # nothing is written unless all are good
+    if folder.resolve() == catalogue_path.parent.resolve():
+        entries = catalogue_entries(placed, SourceCatalogue.load(catalogue_path))
+        if entries:
+            with open(catalogue_path, "a", encoding="utf-8") as handle:
+                handle.write(entries)
+    catalogue = SourceCatalogue.load(catalogue_path)
+    index = Index(settings.index, create=True)
+    report = Ingestor(index, sources=catalogue,
+                      max_bytes=int(settings.index.max_file_mb * 1024 * 1024)
+                      )([law.path for law in placed])
+    today = datetime.date.today()
+    versions = law_versions(index.documents(), catalogue)
+    results = {f.path: f for f in report.files}
+    rows = []
+    for law in placed:
+        result = results.get(str(law.path))
+        current = versions.in_force(law.bwb_id, today, indexed_only=True)
+        source = catalogue.source(law.name)
+        rows.append({"document": law.name, "law": law.bwb_id,
+                     "title": source.title if source else law.title,
+                     "valid_from": law.valid_from, "file": law.status,
+                     "index": result.status if result else "failed",
+                     "passages": result.passages if result else 0,
+                     "error": result.error if result else None,
+                     "in_force_today": current.document if current else None})
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return report.exit_code
+    for row in rows:
+        state = {"added": "toegevoegd", "updated": "bijgewerkt", "unchanged": "ongewijzigd",
+                 "failed": "mislukt"}.get(row["index"], row["index"])
+        print(f"{state:>11}  {row['title']}, versie geldend vanaf {row['valid_from']} "
+              f"({row['document']}, {row['passages']} passages)"
+              + (f": {row['error']}" if row["error"] else ""))
+    for bwb in dict.fromkeys(row["law"] for row in rows):
+        current = versions.in_force(bwb, today, indexed_only=True)
+        count = sum(v.indexed for v in versions.versions(bwb))
+        print(f"{bwb}: {count} versie(s) in de index; geldend op {today.isoformat()}: "
+              f"{current.document if current else 'geen'}")
+    return report.exit_code
 
 
 # --- output helpers -------------------------------------------------------------------

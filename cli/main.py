@@ -88,7 +88,9 @@ def register(sub: Any) -> None:
 
 def add_filter_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--filter", action="append", default=[], metavar="FIELD=VALUE",
-                   help="document=…, publisher=…, type=…, year=2020..2023 (repeatable)")
+                   help="document=…, publisher=…, type=…, year=2020..2023, law=BWBR…, "
+                        "geldig_op=YYYY-MM-DD (the law as it stood then; default today); "
+                        "repeatable")
 
 
 # --- handlers ---------------------------------------------------------------------
@@ -143,7 +145,9 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print("Bronnen:")
         for c in answer.citations:
-            print(f"[{c.n}] {citation_line(c)}")
+            print(f"[{c.n}] {citation_line(c)}" + (" — mogelijk verouderd" if c.stale else ""))
+            if c.url:  # a law article in the cited version
+                print(f"    {c.url}")
         for line in answer.notices:
             print(f"\n{line}")
     return EXIT_OK

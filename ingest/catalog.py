@@ -34,7 +34,10 @@ create table if not exists documents (
     document_type text,
     pages integer,
     passages integer not null,
-    ingested_at real not null
+    ingested_at real not null,
+    bwb_id text,
+    valid_from text,
+    version_date text
 );
 create table if not exists passages (
     id text primary key,
@@ -59,6 +62,16 @@ class DocumentRecord:
     pages: int | None
     passages: int
     ingested_at: float
+    # a law version: its law and dates (bronwijzer/versions.py); None for other documents
+    bwb_id: str | None = None
+    valid_from: str | None = None
+    version_date: str | None = None
+
+
+# columns added after the first release: older catalogues get them on open
+ADDED_COLUMNS = {"bwb_id": "text", "valid_from": "text", "version_date": "text"}
+COLUMNS = ("id, path, source, sha256, title, publisher, year, document_type, pages, passages, "
+           "ingested_at, bwb_id, valid_from, version_date")
 
 
 class Catalog:
@@ -74,6 +87,10 @@ class Catalog:
             self._conn.execute("pragma synchronous=full")
             self._conn.execute("pragma foreign_keys=on")
             self._conn.executescript(SCHEMA)
+            present = {row[1] for row in self._conn.execute("pragma table_info(documents)")}
+            for column, kind in ADDED_COLUMNS.items():
+                if column not in present:
+                    self._conn.execute(f"alter table documents add column {column} {kind}")
         except sqlite3.Error as exc:
             # typically a full disk or a read-only folder: say which file, not a traceback
             self._conn.close()
@@ -125,9 +142,7 @@ class Catalog:
     def documents(self) -> list[DocumentRecord]:
         with self._lock:
             rows = self._conn.execute(
-                "select id, path, source, sha256, title, publisher, year, document_type, "
-                "pages, passages, ingested_at from documents order by source"
-            ).fetchall()
+                f"select {COLUMNS} from documents order by source").fetchall()
         return [DocumentRecord(*row) for row in rows]
 
     def document(self, document_id: str) -> DocumentRecord | None:
@@ -148,11 +163,12 @@ class Catalog:
         with self.transaction() as conn:
             conn.execute("delete from documents where id = ? or path = ?", (record.id, record.path))
             conn.execute(
-                "insert into documents values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"insert into documents ({COLUMNS}) values ({', '.join('?' * 14)})",
                 (
                     record.id, record.path, record.name, record.sha256, record.title,
                     record.publisher, record.year, record.document_type, record.pages,
-                    record.passages, record.ingested_at or time.time(),
+                    record.passages, record.ingested_at or time.time(), record.bwb_id,
+                    record.valid_from, record.version_date,
                 ),
             )
             conn.executemany(

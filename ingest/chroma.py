@@ -76,12 +76,12 @@ def raise_ef_search(collection: Any) -> None:
         log.info("could not raise ef_search of %s: %s", collection.name, exc)
 
 
-CHROMA_OPERATORS = {"in": "$in", ">=": "$gte", "<=": "$lte"}
+CHROMA_OPERATORS = {"in": "$in", "not in": "$nin", ">=": "$gte", "<=": "$lte"}
 
 
 def chroma_where(filters: Filters | None) -> dict[str, Any] | None:
     """Filters as a Chroma `where`; field names are the metadata keys of chroma_metadata."""
-    clauses = [{c.field: {CHROMA_OPERATORS[c.op]: list(c.value) if c.op == "in" else c.value}}
+    clauses = [{c.field: {CHROMA_OPERATORS[c.op]: list(c.value) if "in" in c.op else c.value}}
                for c in (filters.clauses() if filters else [])]
     if not clauses:
         return None

@@ -49,19 +49,22 @@ class Chunker:
     def __call__(self, document: Document) -> list[Passage]:
         passages: list[Passage] = []
         offset = 0
-        sentences_by_section: list[tuple[tuple[str, ...], list[_Sentence]]] = []
+        sentences_by_section: list[tuple[tuple[str, ...], str | None, list[_Sentence]]] = []
         for section, blocks in groupby(document.blocks, key=lambda b: b.section):
             sentences: list[_Sentence] = []
+            url = None  # a law article's address in its version: the section's own
             for block in blocks:
                 sentences.extend(self._sentences(block, offset))
                 offset += len(block.text) + 2  # blocks are joined with "\n\n"
-            sentences_by_section.append((section, sentences))
+                url = url or block.url
+            sentences_by_section.append((section, url, sentences))
 
-        for section, sentences in sentences_by_section:
+        for section, url, sentences in sentences_by_section:
             section_text = SECTION_SEPARATOR.join(section)
             budget = self.target - self._tokens(heading_prefix(document.title, section_text))
             for group in self._pack(sentences, max(budget, 32)):
-                passages.append(self._passage(document, section_text, group, len(passages)))
+                passages.append(self._passage(document, section_text, group, len(passages),
+                                              url))
         return passages
 
     def _tokens(self, text: str) -> int:
@@ -132,9 +135,8 @@ class Chunker:
             size += sentence.tokens
         return tail
 
-    def _passage(
-        self, document: Document, section: str, group: list[_Sentence], ordinal: int
-    ) -> Passage:
+    def _passage(self, document: Document, section: str, group: list[_Sentence], ordinal: int,
+                 url: str | None = None) -> Passage:
         text = " ".join(s.text for s in group)
         pages = [s.page for s in group if s.page is not None]
         return Passage(
@@ -156,6 +158,11 @@ class Chunker:
             version_date=document.version_date,
             status=document.status,
             current_url=document.current_url,
+            bwb_id=document.bwb_id,
+            valid_from=document.valid_from,
+            publication_date=document.publication_date,
+            regulatory_layer=document.regulatory_layer,
+            url=url,
         )
 
 

@@ -99,6 +99,8 @@ class LexicalIndex:
                 column = columns[clause.field]
                 if clause.op == "in":
                     mask &= np.isin(column, list(clause.value))
+                elif clause.op == "not in":
+                    mask &= ~np.isin(column, list(clause.value))
                 elif clause.op == ">=":
                     mask &= column >= clause.value
                 else:

@@ -1,4 +1,5 @@
-"""Load source files (PDF, Markdown, text, HTML, DOCX, ODT, RTF, PPTX) into cleaned Documents.
+"""Load source files (PDF, Markdown, text, HTML, DOCX, ODT, RTF, PPTX, regelrecht YAML) into
+cleaned Documents.
 
 This module is the entry point: `scan` expands files and folders into supported files
 and accounts for every other file it meets (skipped, with a Dutch reason the user
@@ -258,7 +259,7 @@ def _load(path: Path, max_bytes: int | None) -> Document:
         raise IngestError(where, "no text found")
     return Document(
         path=where,
-        name=path.name,
+        name=parsed.name or path.name,
         sha256=hashlib.sha256(raw).hexdigest(),
         title=parsed.title or _title_from_file_name(path),
         blocks=parsed.blocks,
@@ -266,6 +267,12 @@ def _load(path: Path, max_bytes: int | None) -> Document:
         year=parsed.year,
         document_type=parsed.document_type,
         pages=parsed.pages,
+        bwb_id=parsed.bwb_id,
+        valid_from=parsed.valid_from,
+        version_date=parsed.valid_from,
+        publication_date=parsed.publication_date,
+        regulatory_layer=parsed.regulatory_layer,
+        current_url=f"https://wetten.overheid.nl/{parsed.bwb_id}" if parsed.bwb_id else None,
     )
 
 

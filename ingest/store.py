@@ -206,7 +206,8 @@ class Index:
             id=document.id, path=document.path, name=document.name,
             sha256=document.sha256, title=document.title, publisher=document.publisher,
             year=document.year, document_type=document.document_type, pages=document.pages,
-            passages=len(passages), ingested_at=time.time(),
+            passages=len(passages), ingested_at=time.time(), bwb_id=document.bwb_id,
+            valid_from=document.valid_from, version_date=document.version_date,
         )
         try:
             self.catalog.replace_document(record, passages)

@@ -25,7 +25,7 @@ def test_the_example_course_loads() -> None:
     assert course.title.startswith("Openbare orde in de wijk")
     assert [len(s.questions) for s in course.sessions] == [3, 3]
     bibob = course.questions[2]
-    assert bibob.filters.documents == ("wet_bibob_BWBR0013798.md",) and bibob.notes
+    assert bibob.filters.laws == ("BWBR0013798",) and bibob.notes  # the law, in force
 
 
 @pytest.mark.parametrize(("text", "message"), [
@@ -65,8 +65,10 @@ def test_handouts_carry_every_question_citation_and_locator(demo_index, tmp_path
             assert citation.quote in text  # the exact quote, in full
             assert citation.locator in text  # page or article (a news item has neither)
             assert citation.title in text and citation.title in html
-    assert "art. 172" in text and "versie 2015-11-24" in text
-    assert "Let op: Gemeentewet is hier de versie van 2015-11-24" in text
+    # each cited law names its version, the one in force, with a link to it
+    assert "art. 172" in text and "versie geldend vanaf 2026-10-01" in text
+    assert "https://wetten.overheid.nl/BWBR0005416/2026-10-01#Artikel172" in text
+    assert "Let op: Gemeentewet" not in text
     assert '<html lang="nl">' in html and "page-break-before: always" in html
     assert "<script" not in html.lower()
     # the same index gives the same bytes

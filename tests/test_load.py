@@ -100,7 +100,7 @@ def test_discover_keeps_binary_md_for_load_to_reject(tmp_path: Path) -> None:
 
 def test_supported_suffixes() -> None:
     expected = {".pdf", ".md", ".markdown", ".txt", ".html", ".htm", ".docx", ".odt", ".rtf",
-                ".pptx"}
+                ".pptx", ".yaml", ".yml"}
     assert expected == SUPPORTED_SUFFIXES
 
 
@@ -527,4 +527,4 @@ def test_the_corpus_catalogue_is_listed_as_what_it_is():
     reasons = {Path(s.path).name: s.reason for s in found.skipped}
     assert reasons == {"sources.toml": "de catalogus van het corpus (metadata per document), "
                                        "geen document"}
-    assert len(found.files) == 12 and not found.errors
+    assert len(found.files) == 19 and not found.errors  # 12 texts, 7 law versions

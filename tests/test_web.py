@@ -46,6 +46,7 @@ from bronwijzer.domain import (
     Answer,
     BronwijzerError,
     Citation,
+    Filters,
     Passage,
     ScoredPassage,
 )
@@ -313,7 +314,7 @@ def shown_examples(page: Any) -> list[str]:
 
 @pytest.mark.slow
 @pytest.mark.browser
-def test_course_sessions_ask_with_their_filter_and_old_laws_say_so(
+def test_course_sessions_ask_with_their_filter_and_laws_name_their_version(
         browser, demo_server, demo_assistant, artifacts) -> None:
     from assistant.course import load_course
     from assistant.web.chat import DEFAULT_EXAMPLES
@@ -323,7 +324,9 @@ def test_course_sessions_ask_with_their_filter_and_old_laws_say_so(
     first, second = course.sessions[0], course.sessions[1]
     filtered = next(q for q in first.questions if not q.filters.is_empty())
     expected = demo_assistant.ask(filtered.text, filters=filtered.filters)
-    assert not expected.refused and expected.citations[0].stale and expected.notices
+    cited = expected.citations[0]
+    assert not expected.refused and not cited.stale and not expected.notices
+    assert cited.valid_from == "2025-07-16" and cited.url  # the Wet Bibob in force
 
     page = open_chat(browser, base_url)
     assert shown_examples(page) == list(DEFAULT_EXAMPLES)
@@ -338,20 +341,19 @@ def test_course_sessions_ask_with_their_filter_and_old_laws_say_so(
     page.locator("#examples button.bw-example", has_text=filtered.text).click()
     page.wait_for_selector('#sources [data-turn="1"]', timeout=ANSWER_TIMEOUT_MS)
     chat = " ".join(page.inner_text("#chat").split())
-    cited = expected.citations[0]
-    assert expected.notices[0] in chat
-    assert (f"[1] {cited.title} ({cited.publisher}, versie {cited.version_date}), "
-            f"{cited.locator}, mogelijk verouderd") in chat
+    assert (f"[1] {cited.title} ({cited.publisher}, versie geldend vanaf {cited.valid_from}), "
+            f"{cited.locator}") in chat
+    assert "Let op" not in chat and "mogelijk verouderd" not in chat
     title = next(d.title for d in demo_assistant.index.documents()
-                 if d.name in filtered.filters.documents)
+                 if d.bwb_id in filtered.filters.laws)  # the law, one choice for its versions
     assert title in page.inner_text("#filter-documents")
     panel = page.locator("#sources")
-    expect(panel.locator(".bw-notice a")).to_have_attribute("href", cited_url(expected))
-    assert panel.locator(".bw-cited .bw-stale").count() >= 1
+    expect(panel.locator(".bw-cited .bw-version").first).to_have_attribute("href", cited.url)
+    assert panel.locator(".bw-cited .bw-stale").count() == 0
     assert cited.locator in panel.locator(".bw-cited .bw-meta").first.inner_text()
     marked = panel.locator(".bw-cited").first.locator("mark").inner_text()
     assert " ".join(marked.split()) == " ".join(cited.quote.split())
-    page.screenshot(path=str(artifacts / "web-course-dated.png"), full_page=True)
+    page.screenshot(path=str(artifacts / "web-course-law-version.png"), full_page=True)
 
     # the next session; its question has no filter, so the filter is cleared, and it is
     # asked on its own (not rewritten as a follow-up of the Bibob question)
@@ -369,14 +371,9 @@ def test_course_sessions_ask_with_their_filter_and_old_laws_say_so(
     with page.expect_download() as download:
         page.locator("#download").click()
     handout = Path(download.value.path()).read_text(encoding="utf-8").replace("\\", "")
-    assert expected.notices[0] in " ".join(handout.split())
+    assert f"versie geldend vanaf {cited.valid_from}" in handout and cited.url in handout
     assert csp_violations(page) == []
     page.context.close()
-
-
-def cited_url(answer: Answer) -> str:
-    """The address in the answer's first notice (the text in force), without its full stop."""
-    return answer.notices[0].rsplit(" op ", 1)[1].rstrip(".")
 
 
 @pytest.mark.slow
@@ -731,7 +728,7 @@ text = "Wat is sociale herovering?"
     assert [e.text for e in examples.examples("", None)] == ["Vraag a?", "Vraag b?", "Vraag c?"]
     assert all(e.filters is None for e in examples.examples("", None))
     first, second = examples.examples("Wijk", "Een")
-    assert filter_values(first.filters) == (["wet_bibob.md"], [], [], 2014, 2016)
+    assert filter_values(first.filters) == (["wet_bibob.md"], [], [], 2014, 2016, "")
     assert second.filters is not None and second.filters.is_empty()
     assert [e.text for e in examples.examples("Wijk", "Twee")] == ["Wat is sociale herovering?"]
     assert examples.examples("Wijk", "Drie") == examples.defaults  # an unknown session
@@ -744,4 +741,31 @@ text = "Wat is sociale herovering?"
     assert filter_updates(first.filters, choices) == [
         {"value": ["wet_bibob.md"]}, {"value": []}, {"value": []},
         {"value": 2014, "choices": [2015, 2021, 2014]},
-        {"value": 2016, "choices": [2015, 2021, 2016]}]
+        {"value": 2016, "choices": [2015, 2021, 2016]}, {"value": ""}]
+
+
+def test_the_filter_controls_carry_laws_and_the_date_both_ways() -> None:
+    from assistant.web.courses import controls_filters, filter_values
+
+    chosen = Filters.parse(["law=BWBR0005416", "document=nieuws.md", "geldig_op=2016-01-01"])
+    values = filter_values(chosen)
+    assert values == (["nieuws.md", "BWBR0005416"], [], [], None, None, "2016-01-01")
+    assert controls_filters(*values) == chosen
+    assert controls_filters([], [], [], None, None, " ").valid_on is None  # empty: today
+    with pytest.raises(BronwijzerError, match="Geldend op must be a date YYYY-MM-DD"):
+        controls_filters([], [], [], None, None, "1-1-2016")
+
+
+def test_a_law_version_is_named_and_linked_without_a_notice() -> None:
+    answer = _law_answer(stale=False)
+    url = "https://wetten.overheid.nl/BWBR0005416/2026-10-01#Artikel172"
+    passage = replace(answer.passages[0].passage, valid_from="2026-10-01", url=url,
+                      version_date="2026-10-01")
+    citation = replace(answer.citations[0], valid_from="2026-10-01", url=url,
+                       version_date="2026-10-01")
+    answer = replace(answer, citations=[citation], passages=[ScoredPassage(passage, 0.9)])
+    assert citation_line(citation).replace("\\", "") == (
+        "[1] Gemeentewet (Rijksoverheid, versie geldend vanaf 2026-10-01), art. 172")
+    panel = sources_html(answer, pdf_ids=set(), turn=1)
+    assert f'<a class="bw-version" href="{url}"' in panel and "Deze versie op" in panel
+    assert "bw-current" not in panel and "bw-stale" not in panel  # in force: no second link

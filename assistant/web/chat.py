@@ -30,7 +30,12 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio load
 import gradio as gr
 
 from assistant.settings import Settings
-from assistant.web.courses import CourseExamples, filter_updates, filter_values
+from assistant.web.courses import (
+    CourseExamples,
+    controls_filters,
+    filter_updates,
+    filter_values,
+)
 from assistant.web.render import (
     NO_SOURCES_HTML,
     WAITING_HTML,
@@ -38,7 +43,7 @@ from assistant.web.render import (
     md_text,
     sources_html,
 )
-from bronwijzer.domain import Answer, Filters
+from bronwijzer.domain import Answer, BronwijzerError
 
 if TYPE_CHECKING:
     from assistant.pipeline import Assistant
@@ -162,7 +167,7 @@ class WebChat:
     # -- callbacks --
     def respond(self, question: str, conversation: Conversation | None, documents: list[str],
                 publishers: list[str], types: list[str], year_from: Any, year_to: Any,
-                request: gr.Request | None = None, standalone: bool = False
+                valid_on: Any = "", request: gr.Request | None = None, standalone: bool = False
                 ) -> Iterator[tuple[Any, ...]]:
         """Answer `question`, streaming. `standalone`: not read as a follow-up of earlier
         questions (example and course questions are complete on their own)."""
@@ -184,9 +189,13 @@ class WebChat:
             yield (chat_messages(conversation.answers) + notice, gr.skip(), question,
                    conversation, gr.skip())
             return
-        filters = Filters(documents=tuple(documents or ()), publishers=tuple(publishers or ()),
-                          document_types=tuple(types or ()), year_min=_year(year_from),
-                          year_max=_year(year_to))
+        try:
+            filters = controls_filters(documents, publishers, types, year_from, year_to,
+                                       valid_on)
+        except BronwijzerError as exc:  # "Geldend op" that is not a date: ask again
+            gr.Warning(f"{exc}, bijvoorbeeld 2016-01-01.")
+            yield (gr.skip(), gr.skip(), question, conversation, gr.skip())
+            return
         partial = ""
         yield (chat_messages(conversation.answers, (question, partial)), WAITING_HTML, "",
                conversation, gr.skip())
@@ -212,14 +221,14 @@ class WebChat:
                     request: gr.Request | None = None) -> Iterator[tuple[Any, ...]]:
         """Example button `number` was clicked: ask its question, on its own (as the course
         handout does). A course question is asked with its own filter, shown in the filter
-        controls and their accordion (the last six outputs), opened when there is one; a
+        controls and their accordion (the last seven outputs), opened when there is one; a
         general example is asked with the user's filters."""
         examples = self.course_examples.examples(course, session)
         if not 0 <= number < len(examples):  # the page was built for another list
-            yield (gr.skip(),) * 11
+            yield (gr.skip(),) * 12
             return
         example = examples[number]
-        shown: tuple[Any, ...] = (gr.skip(),) * 6
+        shown: tuple[Any, ...] = (gr.skip(),) * 7
         if example.filters is not None:
             filters = filter_values(example.filters)
             shown = (*(gr.update(**u) for u in filter_updates(example.filters,
@@ -228,7 +237,7 @@ class WebChat:
         for outputs in self.respond(example.text, conversation, *filters, request=request,
                                     standalone=True):
             yield (*outputs, *shown)
-            shown = (gr.skip(),) * 6  # set once, at the start
+            shown = (gr.skip(),) * 7  # set once, at the start
 
     def handout_button(self, conversation: Conversation) -> Any:
         from assistant.handout import write_handout
@@ -284,11 +293,18 @@ class WebChat:
                           session_id=conversation.session_id, user=user or None)
 
     def filter_choices(self) -> dict[str, list[Any]]:
+        """Choices of the filter controls. A law is one choice (its BWB id), whatever its
+        versions: which version is searched is the "Geldend op" control's business."""
         records = self.documents()
         years = sorted({d.year for d in records if d.year})
+        versions = self.assistant.retriever.versions().by_document
+        documents: dict[str, str] = {}  # value: label
+        for d in sorted(records, key=lambda d: d.name, reverse=True):  # the newest's title
+            value = versions[d.name].bwb_id if d.name in versions else d.name
+            documents.setdefault(value, d.title or d.name)
         return {
-            "documents": sorted(((d.title or d.name, d.name) for d in records),
-                                key=lambda c: c[0].lower()),
+            "documents": sorted(((label, value) for value, label in documents.items()),
+                                key=lambda c: (c[0].lower(), c[1])),
             "publishers": sorted({d.publisher for d in records if d.publisher}),
             "types": sorted({d.document_type for d in records if d.document_type}),
             "years": years,
@@ -342,9 +358,3 @@ class WebChat:
                      "niet nodig is.")
         return "\n".join(lines)
 
-
-def _year(value: Any) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None

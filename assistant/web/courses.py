@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.course import Course, course_choices
-from bronwijzer.domain import Filters
+from bronwijzer.domain import BWB_ID, Filters, parse_day
 
 NO_COURSE = ""  # the course selector's "no course" choice: the general examples
 
@@ -61,24 +61,49 @@ class CourseExamples:
         return max(sizes)
 
 
-def filter_values(filters: Filters) -> tuple[list[str], list[str], list[str], Any, Any]:
-    """A course question's filter as the values of the chat's filter controls (documents,
-    publishers, types, year from, year to): what the user sees is what is searched."""
-    return (list(filters.documents), list(filters.publishers), list(filters.document_types),
-            filters.year_min, filters.year_max)
+def filter_values(filters: Filters
+                  ) -> tuple[list[str], list[str], list[str], Any, Any, str]:
+    """A course question's filter as the values of the chat's filter controls (documents
+    and laws, publishers, types, year from, year to, geldend op): what the user sees is
+    what is searched."""
+    return (list(filters.documents) + list(filters.laws), list(filters.publishers),
+            list(filters.document_types), filters.year_min, filters.year_max,
+            filters.valid_on.isoformat() if filters.valid_on else "")
+
+
+def controls_filters(documents: Any, publishers: Any, types: Any, year_from: Any, year_to: Any,
+                     valid_on: Any) -> Filters:
+    """The filter controls' values as Filters (the inverse of filter_values): a BWB id in
+    the documents control is a law (every version, the one in force searched); a date
+    that is not YYYY-MM-DD is a BronwijzerError the chat shows."""
+    chosen = [str(d) for d in documents or ()]
+    day = str(valid_on or "").strip()
+    return Filters(documents=tuple(d for d in chosen if not BWB_ID.fullmatch(d)),
+                   publishers=tuple(publishers or ()), document_types=tuple(types or ()),
+                   year_min=_year(year_from), year_max=_year(year_to),
+                   laws=tuple(d for d in chosen if BWB_ID.fullmatch(d)),
+                   valid_on=parse_day(day, "Geldend op") if day else None)
+
+
+def _year(value: Any) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
 
 
 def filter_updates(filters: Filters, choices: dict[str, list[Any]]) -> list[dict[str, Any]]:
-    """The five filter controls set to a course question's filter (as gr.update arguments).
+    """The six filter controls set to a course question's filter (as gr.update arguments).
     A value the index lacks (a document of another corpus, a year outside it) is added to
     its control's choices: Gradio refuses a value outside them on the next question."""
+    *values, valid_on = filter_values(filters)
     updates = []
     for name, value in zip(("documents", "publishers", "types", "years", "years"),
-                           filter_values(filters), strict=True):
+                           values, strict=True):
         known = choices[name]
         present = {c[1] if isinstance(c, tuple) else c for c in known}
         wanted = value if isinstance(value, list) else [value]
         missing = [v for v in wanted if v is not None and v not in present]
         updates.append({"value": value, "choices": [*known, *missing]} if missing
                        else {"value": value})
-    return updates
+    return [*updates, {"value": valid_on}]

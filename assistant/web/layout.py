@@ -59,7 +59,7 @@ CSS = """
 .bw-more summary { cursor: pointer; color: #444; margin: .4em 0; }
 .bw-refusal { font-weight: 600; }
 .bw-note, .bw-empty p { color: #555; }
-.bw-pdf, .bw-current { font-size: .9em; display: inline-block; margin-right: 1em; }
+.bw-pdf, .bw-current, .bw-version { font-size: .9em; display: inline-block; margin-right: 1em; }
 .bw-sources a { color: #1d4ed8; text-decoration: underline; padding: 0; }
 .bw-sr { position: absolute; width: 1px; height: 1px; margin: -1px; padding: 0;
          overflow: hidden; clip: rect(0, 0, 0, 0); white-space: nowrap; border: 0; }
@@ -214,14 +214,16 @@ def _ask_example(chat: WebChat, number: int, with_course: bool) -> Any:
     the request by its type hint)."""
     def ask_in_course(course: str | None, session: str | None, conversation: Any,
                       documents: Any, publishers: Any, types: Any, year_from: Any,
-                      year_to: Any, request: gr.Request) -> Any:
+                      year_to: Any, valid_on: Any, request: gr.Request) -> Any:
         yield from chat.ask_example(number, course, session, conversation, documents,
-                                    publishers, types, year_from, year_to, request=request)
+                                    publishers, types, year_from, year_to, valid_on,
+                                    request=request)
 
     def ask(conversation: Any, documents: Any, publishers: Any, types: Any, year_from: Any,
-            year_to: Any, request: gr.Request) -> Any:
+            year_to: Any, valid_on: Any, request: gr.Request) -> Any:
         yield from chat.ask_example(number, None, None, conversation, documents,
-                                    publishers, types, year_from, year_to, request=request)
+                                    publishers, types, year_from, year_to, valid_on,
+                                    request=request)
 
     handler = ask_in_course if with_course else ask
     handler.__name__ = f"example_{number}"  # the API name Gradio shows
@@ -243,8 +245,8 @@ def _feedback_controls() -> dict[str, Any]:
 
 
 def _filter_controls(choices: dict[str, list[Any]]) -> tuple[list[Any], Any]:
-    """Documents, publishers, types, year from, year to (the order respond() expects),
-    and their accordion."""
+    """Documents (a law once, whatever its versions), publishers, types, year from, year to,
+    the date whose law is asked about (the order respond() expects), and their accordion."""
     with gr.Accordion("Zoeken binnen (filters)", open=False, elem_id="filters") as box:
         documents = gr.Dropdown(choices["documents"], multiselect=True, label="Documenten",
                                 elem_id="filter-documents")
@@ -254,7 +256,11 @@ def _filter_controls(choices: dict[str, list[Any]]) -> tuple[list[Any], Any]:
         with gr.Row():
             year_from = gr.Dropdown(choices["years"], label="Vanaf jaar", value=None)
             year_to = gr.Dropdown(choices["years"], label="Tot en met jaar", value=None)
-    return [documents, publishers, types, year_from, year_to], box
+        valid_on = gr.Textbox(label="Geldend op (wetten)", elem_id="filter-valid-on",
+                              placeholder="JJJJ-MM-DD; leeg: vandaag", max_lines=1,
+                              info="Wetten worden beantwoord uit de versie die op deze datum "
+                                   "gold.")
+    return [documents, publishers, types, year_from, year_to, valid_on], box
 
 
 def _about_controls() -> list[Any]:

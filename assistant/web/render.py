@@ -30,9 +30,11 @@ def md_text(text: str) -> str:
 
 
 def citation_line(citation: Citation) -> str:
-    """'[1] Gemeentewet (Rijksoverheid, versie 2015-11-24), art. 172, mogelijk verouderd'."""
+    """'[1] Gemeentewet (Rijksoverheid, versie geldend vanaf 2026-10-01), art. 151d', or for an
+    outdated text '… (Rijksoverheid, versie 2015-11-24), art. 172, mogelijk verouderd'."""
     line = f"{md_text(f'[{citation.n}]')} {md_text(citation.title)}"
-    details = published(citation.publisher, citation.year, citation.version_date)
+    details = published(citation.publisher, citation.year, citation.version_date,
+                        citation.valid_from)
     if details:
         line += f" ({md_text(', '.join(details))})"
     where = citation.locator or (f"p. {citation.page}" if citation.page else citation.section)
@@ -118,7 +120,7 @@ def notices_html(answer: Answer) -> str:
 
 def meta_line(passage: Passage, citation: Citation | None) -> str:
     """Publisher · year or version date · 'p. 3' or 'art. 172' (· mogelijk verouderd)."""
-    items = published(passage.publisher, passage.year, passage.version_date)
+    items = published(passage.publisher, passage.year, passage.version_date, passage.valid_from)
     where = (citation.locator if citation else "") or passage.locator()
     if where:
         items.append(where)
@@ -137,14 +139,24 @@ def document_link(passage: Passage, page: int | None, pdf_ids: set[str]) -> str:
             f"Open het document op pagina {int(target)} (PDF){NEW_TAB}</a>")
 
 
-def current_link(passage: Passage) -> str:
-    """A link to the text in force (the catalogue's current_url), for dated law texts."""
-    url = passage.current_url or ""
-    if not url.startswith("https://") or not _URL.fullmatch(url):
+def current_link(passage: Passage, citation: Citation | None = None) -> str:
+    """Links for a law: the passage's article in this version (regelrecht's versioned
+    address), and the text in force (the catalogue's current_url) unless this version is
+    the one in force."""
+    links = []
+    if passage.url:
+        links.append(_link("bw-version", passage.url, "Deze versie op {host}"))
+    if not passage.url or (citation is not None and citation.stale):
+        links.append(_link("bw-current", passage.current_url, "Geldende tekst op {host}"))
+    return "".join(links)
+
+
+def _link(kind: str, url: str | None, label: str) -> str:
+    if not url or not url.startswith("https://") or not _URL.fullmatch(url):
         return ""
-    host = url.split("/")[2]
-    return (f'<a class="bw-current" href="{html.escape(url)}" target="_blank" '
-            f'rel="noopener noreferrer">Geldende tekst op {html.escape(host)}{NEW_TAB}</a>')
+    text = html.escape(label.format(host=url.split("/")[2]))
+    return (f'<a class="{kind}" href="{html.escape(url)}" target="_blank" '
+            f'rel="noopener noreferrer">{text}{NEW_TAB}</a>')
 
 
 def source_card(scored: ScoredPassage, pdf_ids: set[str], citation: Citation | None = None
@@ -162,7 +174,7 @@ def source_card(scored: ScoredPassage, pdf_ids: set[str], citation: Citation | N
         f'<h3 class="bw-title">{marker}{html.escape(p.title)}</h3>'
         f'<div class="bw-meta">{meta_line(p, citation)}</div>{section}'
         f'<blockquote class="bw-passage">{body}</blockquote>'
-        f"{document_link(p, page, pdf_ids)}{current_link(p)}"
+        f"{document_link(p, page, pdf_ids)}{current_link(p, citation)}"
         "</article>"
     )
 

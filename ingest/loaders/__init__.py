@@ -16,6 +16,7 @@ from ingest.loaders.markdown import _load_markdown
 from ingest.loaders.odt import _load_odt
 from ingest.loaders.pdf import _load_pdf
 from ingest.loaders.pptx import _load_pptx
+from ingest.loaders.regelrecht import _load_regelrecht
 from ingest.loaders.rtf import _load_rtf
 from ingest.loaders.structure import _Parsed
 
@@ -32,4 +33,6 @@ LOADERS: dict[str, Callable[[bytes, str], _Parsed]] = {
     ".odt": _load_odt,
     ".rtf": _load_rtf,
     ".pptx": _load_pptx,
+    ".yaml": _load_regelrecht,  # a law version in the regelrecht format
+    ".yml": _load_regelrecht,
 }

@@ -28,6 +28,13 @@ class _Parsed:
     year: int | None = None
     document_type: str | None = None
     pages: int | None = None
+    # a law version (ingest/loaders/regelrecht.py): its own document name and metadata
+    name: str | None = None
+    bwb_id: str | None = None
+    valid_from: str | None = None
+    publication_date: str | None = None
+    regulatory_layer: str | None = None
+    url: str | None = None
 
 
 def _short_cause(exc: BaseException, limit: int = 160) -> str:
