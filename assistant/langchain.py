@@ -45,6 +45,10 @@ def to_langchain(scored: ScoredPassage) -> LangChainDocument:
         "passage_id": passage.id,
         "score": round(scored.score, 6),
         "document": passage.document,
+        # a law version: its law, first day in force and the article in that version
+        "bwb_id": passage.bwb_id,
+        "valid_from": passage.valid_from,
+        "url": passage.url,
     }
     return LangChainDocument(
         page_content=passage.text, id=passage.id,

@@ -187,9 +187,11 @@ def _stream_deltas(pieces: Generator[str, None, Draft]) -> Generator[StreamEvent
 def _refusal(question: str, rewritten: str | None, retrieval: Retrieval, answerer: str,
              timings: dict[str, float], started: float) -> StreamEvent:
     timings["total"] = _ms(started)
+    on = retrieval.filters.valid_on if retrieval.filters else None
     return StreamEvent(REFUSAL_TEXT, Answer(
         question=question, text=REFUSAL_TEXT, citations=[], passages=retrieval.passages,
         refused=True, rewritten_question=rewritten, answerer=answerer, timings=timings,
+        valid_on=on.isoformat() if on else None,
     ))
 
 

@@ -164,6 +164,9 @@ class ScoredPassage:
             "publisher": p.publisher,
             "year": p.year,
             "document_type": p.document_type,
+            "bwb_id": p.bwb_id,
+            "valid_from": p.valid_from,
+            "url": p.url,
         }
 
 

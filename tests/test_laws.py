@@ -314,6 +314,29 @@ def test_add_law_from_a_file_or_folder_refuses_a_bad_version_and_changes_nothing
         f"wet_proefwonen_{BWB}_2016-01-01.yaml"]  # nothing half added
 
 
+def test_a_bad_version_leaves_what_is_stored_as_it_was(tmp_path, embeddings) -> None:
+    from assistant.settings import Settings
+    from ingest.pipeline import Ingestor
+    from ingest.sources import SourceCatalogue
+    from ingest.store import Index
+
+    settings = Settings.from_env({}, index_dir=tmp_path / "index", reader="off")
+    index = Index(settings.index, create=True, embeddings=embeddings)
+    ingest = Ingestor(index, sources=SourceCatalogue([]))
+    good = write(tmp_path / "in", f"proefwonen_{BWB}_2016-01-01.yaml", OLD)
+    ingest([good])
+    stored = sorted(p.id for p in index.catalog.iter_passages())
+    bad = write(tmp_path / "in", f"proefwonen_{BWB}_2026-07-01.yaml", NEW)
+    bad.write_text(bad.read_text("utf-8").replace("valid_from: '2026-07-01'\n", ""), "utf-8")
+    good.write_text(good.read_text("utf-8") + "articles: [\n", "utf-8")  # now malformed too
+    report = ingest([good, bad])
+    assert [f.status for f in report.files] == ["failed", "failed"]
+    assert "invalid YAML" in report.files[0].error
+    assert "field 'valid_from' is missing" in report.files[1].error
+    assert sorted(p.id for p in index.catalog.iter_passages()) == stored
+    assert [d.name for d in index.documents()] == [good.name]
+
+
 def test_add_law_offline_says_so_in_one_line(tmp_path, monkeypatch, capsys) -> None:
     closed = f"http://127.0.0.1:{free_port()}/wet/gemeentewet/"
     code, out, err = add_law(tmp_path, closed, monkeypatch, capsys)
