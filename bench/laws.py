@@ -20,7 +20,6 @@ from __future__ import annotations
 import datetime
 import os
 import shutil
-import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -137,16 +136,11 @@ def _size(index: Any, folder: Path) -> dict[str, Any]:
 
 
 def _latency(retriever: Any, asked: list[str], repeat: int) -> dict[str, float]:
+    from bench.__main__ import _timed
+
     retriever(asked[0])  # load the model and the BM25 snapshot before timing
-    samples = []
-    for _ in range(repeat):
-        for question in asked:
-            started = time.perf_counter()
-            retriever(question)
-            samples.append((time.perf_counter() - started) * 1000)
-    samples.sort()
-    return {"p50": round(statistics.median(samples), 1),
-            "p95": round(samples[int(0.95 * (len(samples) - 1))], 1)}
+    timed = _timed(retriever, asked, repeat)
+    return {"p50": timed["p50"], "p95": timed["p95"]}
 
 
 def _wrong_versions(retriever: Any, asked: list[str], on: datetime.date, in_force: str) -> int:

@@ -96,9 +96,12 @@ def add_filter_option(p: argparse.ArgumentParser) -> None:
 # --- handlers ---------------------------------------------------------------------
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.retrieve import HybridRetriever
+    from ingest.sources import SourceCatalogue
     from ingest.store import Index
 
-    retriever = HybridRetriever(Index(settings.index), settings.retrieval, mode=args.mode)
+    # the catalogue knows the law versions of an index built before versions were recorded
+    retriever = HybridRetriever(Index(settings.index), settings.retrieval, mode=args.mode,
+                                catalogue=SourceCatalogue.load(settings.index.sources))
     retrieval = retriever(
         args.question, args.k, Filters.parse(args.filter)
     )
