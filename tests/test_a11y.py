@@ -34,7 +34,7 @@ from tests.test_web import (
 )
 
 BLOCKING = {"serious", "critical"}  # the issue's bar; moderate and minor are reported too
-LAW_QUESTION = "Wie is belast met de handhaving van de openbare orde?"  # Gemeentewet of 2015
+LAW_QUESTION = "Wie is belast met de handhaving van de openbare orde?"  # the Gemeentewet in force
 FOCUSED_OUTLINE = """() => {
     const style = getComputedStyle(document.activeElement);
     return [style.outlineStyle, parseFloat(style.outlineWidth)];
@@ -98,9 +98,10 @@ def test_axe_finds_no_serious_or_critical_violations(browser, demo_server, artif
     page.get_by_role("option", name="Geen cursus").click()
     expect(page.locator("#session")).to_have_count(0)
     ask(page, LAW_QUESTION, turn=1)
-    expect(page.locator("#sources .bw-notice")).to_be_visible()
+    expect(page.locator("#sources .bw-cited .bw-version").first).to_be_visible()
     page.get_by_role("button", name="Zoeken binnen (filters)").click()
     expect(page.locator("#filter-documents")).to_be_visible()
+    page.locator("#filter-valid-on textarea, #filter-valid-on input").first.fill("2016-01-01")
     page.evaluate("() => document.querySelectorAll('#sources details')"
                   ".forEach(d => { d.open = true; })")
     found["answer, sources and filters open"] = axe_violations(page)
@@ -150,8 +151,8 @@ def test_keyboard_only_ask_open_a_source_feedback_and_handout(
     page.wait_for_selector('#sources [data-turn="1"]', timeout=ANSWER_TIMEOUT_MS)
     expect(live).to_contain_text("De burgemeester is belast met de handhaving")
 
-    # open a source: the text in force of the cited law, then the other passages
-    tab_to(page, "#sources .bw-cited a.bw-current")
+    # open a source: the cited article in the version in force, then the other passages
+    tab_to(page, "#sources .bw-cited a.bw-version")
     assert_focus_visible(page)
     with page.context.expect_page() as opened:
         page.keyboard.press("Enter")
@@ -176,7 +177,7 @@ def test_keyboard_only_ask_open_a_source_feedback_and_handout(
     with page.expect_download() as download:
         page.keyboard.press("Enter")
     handout = Path(download.value.path()).read_text("utf-8").replace("\\", "")
-    assert LAW_QUESTION in handout and "Let op: Gemeentewet is hier de versie van" in handout
+    assert LAW_QUESTION in handout and "versie geldend vanaf 2026-10-01" in handout
 
     # a course question: choose the course with the arrow keys, Tab to a question, Space
     tab_to(page, "#course input")
