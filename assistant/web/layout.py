@@ -256,7 +256,7 @@ def _filter_controls(choices: dict[str, list[Any]]) -> tuple[list[Any], Any]:
         with gr.Row():
             year_from = gr.Dropdown(choices["years"], label="Vanaf jaar", value=None)
             year_to = gr.Dropdown(choices["years"], label="Tot en met jaar", value=None)
-        valid_on = gr.Textbox(label="Geldend op (wetten)", elem_id="filter-valid-on",
+        valid_on = gr.Textbox(value="", label="Geldend op (wetten)", elem_id="filter-valid-on",
                               placeholder="JJJJ-MM-DD; leeg: vandaag", max_lines=1,
                               info="Wetten worden beantwoord uit de versie die op deze datum "
                                    "gold.")
