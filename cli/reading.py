@@ -89,6 +89,7 @@ def register(sub: Any) -> None:
     p.add_argument("--dev-limit", type=int, default=400, metavar="N")
     p.add_argument("--out", type=Path, default=Path("assistant/models/reader-curve.json"))
     p.add_argument("--png", type=Path, default=Path("docs/reader-curve.png"))
+    p.add_argument("--write", action="store_true", help="replace the table in README.md")
     p.set_defaults(handler=cmd_curve)
 
 
@@ -309,6 +310,10 @@ def cmd_curve(args: argparse.Namespace, settings: Settings) -> int:
     args.out.write_text(json.dumps({"dev_questions": len(dev_items), "points": points},
                                    indent=1) + "\n", "utf-8")
     reader_curve.plot_curve(points, args.png)
-    print(reader_curve.curve_table(points), end="")
+    table = reader_curve.curve_table(points)
+    print(table, end="")
+    if args.write:
+        readme = Path("README.md")
+        readme.write_text(reader_curve.replace_table(readme.read_text("utf-8"), table), "utf-8")
     print(f"wrote {args.out} and {args.png}", file=sys.stderr)
     return EXIT_OK

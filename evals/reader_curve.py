@@ -47,6 +47,15 @@ def curve_table(points: Sequence[dict[str, Any]]) -> str:
     return "\n".join(rows) + "\n"
 
 
+def replace_table(text: str, table: str) -> str:
+    """The README's text with the part between the curve markers replaced."""
+    if CURVE_BEGIN not in text or CURVE_END not in text:
+        raise ValueError(f"no {CURVE_BEGIN} … {CURVE_END} section")
+    head, rest = text.split(CURVE_BEGIN, 1)
+    _, tail = rest.split(CURVE_END, 1)
+    return f"{head}{CURVE_BEGIN}\n{table}{CURVE_END}{tail}"
+
+
 def plot_curve(points: Sequence[dict[str, Any]], path: Path) -> None:
     """Dev metrics against the number of training questions, as a small PNG."""
     import matplotlib
