@@ -26,6 +26,7 @@ from bronwijzer.domain import REFUSAL_TEXT, Answer, Filters, ServiceUnavailableE
 from ingest.embed import PassageEmbeddings
 from ingest.sources import SourceCatalogue
 from ingest.store import Index
+from ingest.vector_cache import CachedEmbeddings
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +159,9 @@ def build_assistant(settings: Settings, *, index: Index | None = None,
     """
     index = index or Index(settings.index, embeddings=embeddings)
     catalogue = SourceCatalogue.load(settings.index.sources)
-    reader = load_reader(settings.reader.reader, settings.index.model_cache_dir)
+    # BRONWIJZER_VECTOR_CACHE, when set, keeps the reader's readings too
+    store = index.embeddings.cache if isinstance(index.embeddings, CachedEmbeddings) else None
+    reader = load_reader(settings.reader.reader, settings.index.model_cache_dir, store)
     if chat_model is None and settings.answer.answerer == "llm" and answerer is None:
         chat_model = make_chat_model(settings.llm, streaming=True)
     return Assistant(

@@ -19,6 +19,7 @@ A missing or broken file means no reader: one warning line, and the answerer of 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -33,6 +34,7 @@ from assistant.retrieve import Retrieval, diversify
 from bronwijzer.domain import BronwijzerError, Passage, ScoredPassage
 from bronwijzer.settings import Options, env_name, option
 from bronwijzer.text import sentence_spans
+from ingest.vector_cache import VectorCache
 
 MODEL_DIR = Path(__file__).with_name("models")
 WEIGHTS = "reader.safetensors"
@@ -40,6 +42,8 @@ MANIFEST = "reader.json"
 MAX_TOKENS = 288  # question (≤ 48) + passage heading and text (passages are ≤ 220 tokens)
 QUESTION_TOKENS = 48
 MAX_ANSWER_TOKENS = 24  # longest short answer the span head may propose
+CANDIDATES_BF16 = 12  # passages read per question where bf16 is native (AMX, AVX512-BF16)
+CANDIDATES_FP32 = 5  # and where it is not: fp32 reads each about three times slower
 CACHE_SIZE = 4096  # readings kept: (question, passage) pairs
 FROZEN = "embeddings.word_embeddings.weight"  # 96M of e5's 118M weights: never trained
 log = logging.getLogger(__name__)
@@ -54,15 +58,17 @@ class ReaderOptions(Options):
         "(assistant/models/reader.safetensors, trained by `make reader`), a folder with "
         "reader.safetensors and reader.json, or `off` (retrieval order and e5 similarity).")
     reader_candidates: int = option(
-        12, "Retrieved passages the reader reads (before the per-document cap); its order "
-        "then decides the top_k.")
+        0, "Retrieved passages the reader reads (before the per-document cap); its order "
+        "then decides the top_k. 0 = by the CPU: 12 where it computes bf16 natively, "
+        "fewer where the reader runs in fp32, to keep the answer within 500 ms (README).")
     reader_prior: float = option(
         1.0, "Weight of the retrieval's own rank beside the reader's logit (logit − weight × "
         "ln rank); chosen on the reading set's dev split.")
 
     def validate(self) -> None:
-        if self.reader_candidates < 1:
-            raise BronwijzerError(f"{env_name('reader_candidates')} must be 1 or more")
+        if self.reader_candidates < 0:
+            raise BronwijzerError(f"{env_name('reader_candidates')} must be 0 (by the CPU) "
+                                  "or more")
         if self.reader_prior < 0:
             raise BronwijzerError(f"{env_name('reader_prior')} must be 0 or more")
 
@@ -173,7 +179,8 @@ class Reader:
     """Callable: (question, passages) -> one Reading per passage."""
 
     def __init__(self, module: Any, tokenizer: Any, manifest: dict[str, Any] | None = None,
-                 bf16: bool | None = None) -> None:
+                 bf16: bool | None = None, store: VectorCache | None = None,
+                 fingerprint: str = "") -> None:
         from ingest.e5engine import cpu_has_native_bf16
 
         self.module = module.eval()
@@ -182,9 +189,17 @@ class Reader:
         self.manifest = manifest or {}
         # as the e5 engine: emulated bf16 (AVX2 only) is many times slower than fp32
         self.bf16 = cpu_has_native_bf16() if bf16 is None else bf16
+        # BRONWIJZER_VECTOR_CACHE keeps readings too, keyed by the weights and the precision
+        self.store = store if fingerprint else None
+        self.fingerprint = fingerprint
+
+    @property
+    def candidates(self) -> int:
+        """How many passages to read when the setting leaves it to the CPU."""
+        return CANDIDATES_BF16 if self.bf16 else CANDIDATES_FP32
 
     @classmethod
-    def load(cls, folder: Path, e5_folder: Path) -> Reader:
+    def load(cls, folder: Path, e5_folder: Path, store: VectorCache | None = None) -> Reader:
         import torch
         from safetensors.torch import load_file
 
@@ -208,7 +223,9 @@ class Reader:
                                   f"({str(exc)[:80]})") from None
         if unexpected or [m for m in missing if not m.endswith(FROZEN)]:
             raise BronwijzerError(f"{folder / WEIGHTS}: weights do not fit e5-small")
-        return cls(module, load_tokenizer(e5_folder), manifest)
+        fingerprint = hashlib.sha256((folder / WEIGHTS).read_bytes()).hexdigest()[:16]
+        return cls(module, load_tokenizer(e5_folder), manifest, store=store,
+                   fingerprint=fingerprint)
 
     def logits(self, question: str, passages: list[Passage]) -> tuple[list[Pair], Any, Any]:
         import torch
@@ -226,12 +243,37 @@ class Reader:
         keys = [(question, p.id, p.text) for p in passages]
         todo = [p for p, key in zip(passages, keys, strict=True) if key not in self._cache]
         if todo:
-            pairs, relevance, tokens = self.logits(question, todo)
-            for p, pair, r, t in zip(todo, pairs, relevance, tokens, strict=True):
-                self._cache[(question, p.id, p.text)] = read_tokens(p.text, pair, float(r), t)
+            for p, reading in zip(todo, self._read(question, todo), strict=True):
+                self._cache[(question, p.id, p.text)] = reading
                 if len(self._cache) > CACHE_SIZE:
                     self._cache.popitem(last=False)
         return [self._cache[key] for key in keys]
+
+    def _read(self, question: str, passages: list[Passage]) -> list[Reading]:
+        """Readings from the store where it has them (the logits, as read before), from
+        the model for the rest."""
+        if self.store is None:
+            pairs, relevance, tokens = self.logits(question, passages)
+            return [read_tokens(p.text, pair, float(r), t)
+                    for p, pair, r, t in zip(passages, pairs, relevance, tokens, strict=True)]
+        model = f"reader-{self.fingerprint}-{'bf16' if self.bf16 else 'fp32'}"
+        texts = [f"{question}\0{heading(p)}{p.text}" for p in passages]
+        pairs = encode_pairs(self.tokenizer, question, passages)
+        stored = self.store.get_many(model, "reading", texts)
+        stored = {n: v for n, v in stored.items() if len(v) == 1 + 3 * len(pairs[n].ids)}
+        missing = [n for n in range(len(passages)) if n not in stored]
+        if missing:
+            _, relevance, tokens = self.logits(question, [passages[n] for n in missing])
+            for n, r, t in zip(missing, relevance, tokens, strict=True):
+                stored[n] = np.concatenate([[r], t[: len(pairs[n].ids)].ravel()]).astype(
+                    np.float32)
+            for length in {len(stored[n]) for n in missing}:  # one width per stored row
+                group = [n for n in missing if len(stored[n]) == length]
+                self.store.put_many(model, "reading", [texts[n] for n in group],
+                                    np.stack([stored[n] for n in group]))
+        return [read_tokens(p.text, pairs[n], float(stored[n][0]),
+                            stored[n][1:].reshape(-1, 3))
+                for n, p in enumerate(passages)]
 
 
 def read_tokens(text: str, pair: Pair, relevance: float, tokens: np.ndarray) -> Reading:
@@ -266,7 +308,8 @@ def best_span(pair: Pair, tokens: np.ndarray) -> tuple[int, int, float] | None:
     return pair.offsets[first + i][0], pair.offsets[first + j][1], score
 
 
-def load_reader(spec: str, model_cache_dir: str | Path) -> Reader | None:
+def load_reader(spec: str, model_cache_dir: str | Path,
+                store: VectorCache | None = None) -> Reader | None:
     """BRONWIJZER_READER: `bundled` (models/reader.safetensors), a folder, or `off`.
 
     Anything that cannot be loaded gives one warning line and None: the answer then
@@ -279,7 +322,7 @@ def load_reader(spec: str, model_cache_dir: str | Path) -> Reader | None:
             raise BronwijzerError(f"{env_name('reader')}={spec}: no {folder / WEIGHTS}")
         from ingest.e5convert import converted_folder
 
-        return Reader.load(folder, converted_folder(Path(model_cache_dir)))
+        return Reader.load(folder, converted_folder(Path(model_cache_dir)), store)
     except BronwijzerError as exc:
         log.warning("%s; answering without the reader", exc)
         return None
@@ -288,9 +331,10 @@ def load_reader(spec: str, model_cache_dir: str | Path) -> Reader | None:
 def read_retrieval(reader: Reader, retrieval: Retrieval, k: int, options: ReaderOptions,
                    per_document: int) -> Retrieval:
     """The retrieval reordered by the reader: logit − prior × ln(rank) over the first
-    `reader_candidates` candidates, then the usual per-document cap; the readings ride
-    along for refusal and the answerer."""
-    shown = (retrieval.candidates or retrieval.passages)[: max(options.reader_candidates, 1)]
+    `reader_candidates` candidates (0: as many as the CPU reads in time), then the usual
+    per-document cap; the readings ride along for refusal and the answerer."""
+    shown = (retrieval.candidates or retrieval.passages)[
+        : options.reader_candidates or reader.candidates]
     readings = reader(retrieval.question, [s.passage for s in shown])
     rescored = sorted(
         (ScoredPassage(s.passage, r.relevance - options.reader_prior * math.log(rank),

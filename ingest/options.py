@@ -55,7 +55,9 @@ class IndexOptions(Options):
     vector_cache: str = option(
         "",
         "SQLite file that remembers vectors by model and exact text, so unchanged text is "
-        "never embedded twice (shared safely between processes); empty = off.",
+        "never embedded twice, and the reader's readings by its weights, so a question is "
+        "never read twice over the same passage (shared safely between processes); empty = "
+        "off.",
     )
     sentence_vectors: bool = option(
         False, "Also embed every sentence of every passage (about 3 per passage; ingest "

@@ -130,3 +130,44 @@ def test_a_reader_trained_on_a_tiny_slice_reranks_quotes_and_informs_refusal(
     assert answer.refused or answer.citations
     data = json.loads((tmp_path / "reader" / MANIFEST).read_text())
     assert data["options"]["epochs"] == 4
+
+
+def test_the_readme_shows_the_measured_learning_curve() -> None:
+    """The table is generated from the measured points (`bronwijzer reading curve --write`),
+    and the plot beside it exists."""
+    from evals.reader_curve import CURVE_BEGIN, CURVE_END, curve_table
+
+    curve = json.loads((PROJECT / "assistant/models/reader-curve.json").read_text("utf-8"))
+    points = curve["points"]
+    assert curve["dev_questions"] >= 300 and len(points) >= 2
+    assert [p["train_questions"] for p in points] == sorted(p["train_questions"] for p in points)
+    readme = (PROJECT / "README.md").read_text("utf-8")
+    assert readme.split(CURVE_BEGIN)[1].split(CURVE_END)[0].strip() == curve_table(points).strip()
+    assert (PROJECT / "docs/reader-curve.png").stat().st_size > 10_000
+
+
+def test_readings_come_back_from_the_vector_cache_identical_without_the_model(
+        e5_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from assistant.reader import MODEL_DIR
+    from ingest.vector_cache import VectorCache
+
+    store = VectorCache(tmp_path / "vectors.sqlite3")
+    passages = [passage("De burgemeester kan een woning sluiten bij ernstige overlast. "
+                        "Hij doet dat voor ten hoogste drie maanden.", 0),
+                passage("Het college beslist binnen acht weken.", 1)]
+    question = "Hoe lang mag een woning dicht?"
+    first = Reader.load(MODEL_DIR, e5_folder, store)
+    read = first(question, passages)
+    assert len(store) == 2
+    again = Reader.load(MODEL_DIR, e5_folder, store)  # a new process: its memory is empty
+
+    def no_model(*_args: object) -> None:
+        raise AssertionError("read again instead of taken from the cache")
+
+    monkeypatch.setattr(again, "logits", no_model)
+    assert again(question, passages) == read
+    other = Reader.load(MODEL_DIR, e5_folder, store)
+    other.bf16 = not first.bf16  # another precision is another key: read by the model
+    monkeypatch.setattr(other, "logits", no_model)
+    with pytest.raises(AssertionError, match="read again"):
+        other(question, passages)
