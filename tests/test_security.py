@@ -134,7 +134,7 @@ def test_security_headers_on_every_kind_of_response(security_assistant, security
 
         # the API a question goes through: the join and the stream of the answer (SSE)
         join = client.post("/gradio_api/queue/join", json={
-            "data": [QUESTION, None, [], [], [], None, None], "event_data": None,
+            "data": [QUESTION, None, [], [], [], None, None, ""], "event_data": None,
             "fn_index": respond_fn(client), "trigger_id": None, "session_hash": "kopregels"})
         check_headers(join)
         with client.stream("GET", "/gradio_api/queue/data",
