@@ -7,6 +7,7 @@ returned answers cannot differ.
 
 from __future__ import annotations
 
+import datetime
 import logging
 import time
 from collections.abc import Generator, Iterator
@@ -112,7 +113,7 @@ class Assistant:
             yield _refusal(question, rewritten, retrieval, draft.answerer, timings, started)
             return
         timings["total"] = _ms(started)
-        on = retrieval.filters.valid_on if retrieval.filters else None
+        on = _asked_on(retrieval)
         yield StreamEvent(answer=mark_stale(Answer(
             question=question, text=draft.cited.text, citations=draft.cited.citations,
             passages=retrieval.passages, refused=False, rewritten_question=rewritten,
@@ -187,10 +188,15 @@ def _stream_deltas(pieces: Generator[str, None, Draft]) -> Generator[StreamEvent
         yield StreamEvent(piece)
 
 
+def _asked_on(retrieval: Retrieval) -> datetime.date | None:
+    """The date whose law versions were searched (the retriever fills in today)."""
+    return retrieval.filters.valid_on if retrieval.filters else None
+
+
 def _refusal(question: str, rewritten: str | None, retrieval: Retrieval, answerer: str,
              timings: dict[str, float], started: float) -> StreamEvent:
     timings["total"] = _ms(started)
-    on = retrieval.filters.valid_on if retrieval.filters else None
+    on = _asked_on(retrieval)
     return StreamEvent(REFUSAL_TEXT, Answer(
         question=question, text=REFUSAL_TEXT, citations=[], passages=retrieval.passages,
         refused=True, rewritten_question=rewritten, answerer=answerer, timings=timings,

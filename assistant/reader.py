@@ -225,19 +225,20 @@ class Reader:
                                   f"({str(exc)[:80]})") from None
         if unexpected or [m for m in missing if not m.endswith(FROZEN)]:
             raise BronwijzerError(f"{folder / WEIGHTS}: weights do not fit e5-small")
-        fingerprint = hashlib.sha256((folder / WEIGHTS).read_bytes()).hexdigest()[:16]
+        fingerprint = (hashlib.sha256((folder / WEIGHTS).read_bytes()).hexdigest()[:16]
+                       if store is not None else "")  # only a store needs to tell weights apart
         return cls(module, load_tokenizer(e5_folder), manifest, store=store,
                    fingerprint=fingerprint)
 
-    def logits(self, question: str, passages: list[Passage]) -> tuple[list[Pair], Any, Any]:
+    def logits(self, pairs: list[Pair]) -> tuple[Any, Any]:
+        """The model's relevance logits and token logits (evidence, start, end) per pair."""
         import torch
 
-        pairs = encode_pairs(self.tokenizer, question, passages)
         ids, mask = pad(pairs)
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16,
                                                      enabled=self.bf16):
             relevance, tokens = self.module(torch.from_numpy(ids), torch.from_numpy(mask))
-        return pairs, relevance.float().numpy(), tokens.float().numpy()
+        return relevance.float().numpy(), tokens.float().numpy()
 
     def __call__(self, question: str, passages: list[Passage]) -> list[Reading]:
         """Readings in the order of `passages`; pairs read before come from a small cache
@@ -252,29 +253,25 @@ class Reader:
         return [self._cache[key] for key in keys]
 
     def _read(self, question: str, passages: list[Passage]) -> list[Reading]:
-        """Readings from the store where it has them (the logits, as read before), from
-        the model for the rest."""
-        if self.store is None:
-            pairs, relevance, tokens = self.logits(question, passages)
-            return [read_tokens(p.text, pair, float(r), t)
-                    for p, pair, r, t in zip(passages, pairs, relevance, tokens, strict=True)]
+        """Readings from the store where it has them (the logits as read before), from the
+        model for the rest; one row per pair: the relevance logit, then 3 logits a token."""
+        pairs = encode_pairs(self.tokenizer, question, passages)
         model = f"reader-{self.fingerprint}-{'bf16' if self.bf16 else 'fp32'}"
         texts = [f"{question}\0{heading(p)}{p.text}" for p in passages]
-        pairs = encode_pairs(self.tokenizer, question, passages)
-        stored = self.store.get_many(model, "reading", texts)
-        stored = {n: v for n, v in stored.items() if len(v) == 1 + 3 * len(pairs[n].ids)}
-        missing = [n for n in range(len(passages)) if n not in stored]
+        stored = self.store.get_many(model, "reading", texts) if self.store else {}
+        rows = {n: row for n, row in stored.items() if len(row) == 1 + 3 * len(pairs[n].ids)}
+        missing = [n for n in range(len(passages)) if n not in rows]
         if missing:
-            _, relevance, tokens = self.logits(question, [passages[n] for n in missing])
+            relevance, tokens = self.logits([pairs[n] for n in missing])
             for n, r, t in zip(missing, relevance, tokens, strict=True):
-                stored[n] = np.concatenate([[r], t[: len(pairs[n].ids)].ravel()]).astype(
+                rows[n] = np.concatenate([[r], t[: len(pairs[n].ids)].ravel()]).astype(
                     np.float32)
-            for length in {len(stored[n]) for n in missing}:  # one width per stored row
-                group = [n for n in missing if len(stored[n]) == length]
-                self.store.put_many(model, "reading", [texts[n] for n in group],
-                                    np.stack([stored[n] for n in group]))
-        return [read_tokens(p.text, pairs[n], float(stored[n][0]),
-                            stored[n][1:].reshape(-1, 3))
+            if self.store is not None:
+                for width in {len(rows[n]) for n in missing}:  # put_many: one width a call
+                    same = [n for n in missing if len(rows[n]) == width]
+                    self.store.put_many(model, "reading", [texts[n] for n in same],
+                                        np.stack([rows[n] for n in same]))
+        return [read_tokens(p.text, pairs[n], float(rows[n][0]), rows[n][1:].reshape(-1, 3))
                 for n, p in enumerate(passages)]
 
 

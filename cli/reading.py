@@ -284,6 +284,7 @@ def cmd_curve(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.reader import MANIFEST, Reader
     from evals import reader_curve, reader_fit
     from evals.reading import load_reading_set
+    from evals.reading_card import replace_tables
     from ingest.e5convert import converted_folder
 
     for folder in args.readers:
@@ -291,12 +292,12 @@ def cmd_curve(args: argparse.Namespace, settings: Settings) -> int:
             print(f"bronwijzer reading curve: {folder}: no {MANIFEST}", file=sys.stderr)
             return EXIT_USAGE
     items = [i for i in load_reading_set(args.folder) if i.split == "dev"]
-    dev_items = reader_fit.sample_items(items, args.dev_limit, reader_fit.ReaderTraining().seed)
+    training = reader_fit.ReaderTraining()  # the dev sample and candidates training uses
+    dev_items = reader_fit.sample_items(items, args.dev_limit, training.seed)
     assistant = build_assistant(settings.with_(reranker_model="", refusal_model="cosine",
                                                reader="off"))
     with mined(assistant, settings) as cache:
-        dev = reader_fit.build_groups(assistant, dev_items,
-                                      candidates=reader_fit.ReaderTraining().candidates,
+        dev = reader_fit.build_groups(assistant, dev_items, candidates=training.candidates,
                                       cache=cache)
     e5_folder = converted_folder(Path(settings.index.model_cache_dir))
     points = []
@@ -314,6 +315,8 @@ def cmd_curve(args: argparse.Namespace, settings: Settings) -> int:
     print(table, end="")
     if args.write:
         readme = Path("README.md")
-        readme.write_text(reader_curve.replace_table(readme.read_text("utf-8"), table), "utf-8")
+        readme.write_text(replace_tables(readme.read_text("utf-8"), table,
+                                         reader_curve.CURVE_BEGIN, reader_curve.CURVE_END),
+                          "utf-8")
     print(f"wrote {args.out} and {args.png}", file=sys.stderr)
     return EXIT_OK

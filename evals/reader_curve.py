@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from assistant.reader import ReaderOptions
+
 CURVE_BEGIN = "<!-- reader-curve:begin (bronwijzer reading curve) -->"
 CURVE_END = "<!-- reader-curve:end -->"
 
@@ -19,14 +21,13 @@ def curve_point(manifest: dict[str, Any], measured: dict[str, Any]) -> dict[str,
     """One point of the learning curve: what a reader was trained on and how it reads dev."""
     data = manifest.get("data", {})
     hits = measured["hit@1"]
-    prior = manifest.get("options", {}).get("reader_prior", 1.0)
     return {
         "fraction": manifest.get("options", {}).get("fraction"),
         "train_questions": data.get("train_questions"),
         "data_sha256": data.get("sha256"),
         "training_minutes": manifest.get("training_minutes"),
         "hit@1_retrieval": hits["retrieval"],
-        "hit@1_reader": hits.get(f"reader+{float(prior)}", hits.get("reader+1.0")),
+        "hit@1_reader": hits[f"reader+{ReaderOptions().reader_prior}"],  # as answers use it
         "sentence_accuracy": measured["sentence_accuracy"],
         "short_answer_f1": measured["short_answer_f1"],
         "answerable_auc": round(measured["answerable_auc"], 3)
@@ -45,15 +46,6 @@ def curve_table(points: Sequence[dict[str, Any]]) -> str:
                     f"{p['sentence_accuracy']:.3f} | {p['short_answer_f1']:.3f} | "
                     f"{p['answerable_auc']:.3f} | {p['training_minutes']} |")
     return "\n".join(rows) + "\n"
-
-
-def replace_table(text: str, table: str) -> str:
-    """The README's text with the part between the curve markers replaced."""
-    if CURVE_BEGIN not in text or CURVE_END not in text:
-        raise ValueError(f"no {CURVE_BEGIN} … {CURVE_END} section")
-    head, rest = text.split(CURVE_BEGIN, 1)
-    _, tail = rest.split(CURVE_END, 1)
-    return f"{head}{CURVE_BEGIN}\n{table}{CURVE_END}{tail}"
 
 
 def plot_curve(points: Sequence[dict[str, Any]], path: Path) -> None:

@@ -78,10 +78,11 @@ def _row(label: str, items: Sequence[ReadingItem]) -> str:
     return f"| {label} | {train} | {len(items) - train} | {len(items)} |"
 
 
-def replace_tables(text: str, tables: str) -> str:
-    """The card's text with the part between the markers replaced."""
-    if BEGIN not in text or END not in text:
-        raise ValueError(f"the card has no {BEGIN} … {END} section")
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{BEGIN}\n{tables}{END}{tail}"
+def replace_tables(text: str, tables: str, begin: str = BEGIN, end: str = END) -> str:
+    """The text with the generated part between two markers replaced (the card's tables by
+    default; the README's learning curve too)."""
+    if begin not in text or end not in text:
+        raise ValueError(f"no {begin} … {end} section")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{begin}\n{tables}{end}{tail}"
