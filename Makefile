@@ -26,7 +26,7 @@ install: $(BIN)/.installed
 # online, the catalogue's other public documents are fetched first (sha256-checked);
 # offline that is one line and the bundled documents are ingested as they are
 ingest: install
-	-$(BIN)/bronwijzer corpus download --to corpus
+	-$(BIN)/bronwijzer corpus download --to corpus --offline-ok
 	$(BIN)/bronwijzer ingest corpus --index $(INDEX)
 
 demo: ingest

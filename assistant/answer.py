@@ -1,4 +1,4 @@
-"""The answer stage: its options, the one Answerer slot, and the factory that fills it.
+"""The answer stage: its options and the one Answerer slot (assistant/answerers.py fills it).
 
 An answerer turns a question and its retrieval into cited text, streaming the text as
 it goes (txtai-style: one small interface, backends chosen by configuration):
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from assistant.cite import CitedText
 from bronwijzer.domain import BronwijzerError
@@ -20,7 +20,6 @@ from bronwijzer.settings import Options, env_name, option
 
 if TYPE_CHECKING:
     from assistant.retrieve import Retrieval
-    from ingest.embed import PassageEmbeddings
 
 ANSWERERS = ("extractive", "llm")
 
@@ -46,30 +45,6 @@ class AnswerOptions(Options):
         0.08, "Weight of the passage's rank when the extractive answerer picks its sentence "
         "(beside the sentence's words and e5 similarity); chosen on the tune halves."
     )
-    stale_years: int = option(
-        3, "Age rule for a cited text that is not a law version known to be in force: "
-        "older than this many years (by its version date or year; 0 = never by age), or "
-        "marked superseded, it gets a notice with the answer. corpus/sources.toml "
-        "[stale_years] sets other years per document type."
-    )
-    refusal_model: str = option(
-        "bundled",
-        "How to decide to refuse or caution: `bundled` (a logistic model over several "
-        "retrieval signals, assistant/refusal_model.json, fitted on the tune half by "
-        "`bronwijzer eval fit-refusal`), the path of another fitted model, or `cosine` (the "
-        "e5 similarity of the best passage against the two thresholds below).",
-    )
-    refusal_threshold: float = option(
-        0.855,
-        "With REFUSAL_MODEL=cosine: minimum e5 similarity of the best passage to answer; "
-        "below it Bronwijzer refuses.",
-    )
-    caution_threshold: float = option(
-        0.875,
-        "With REFUSAL_MODEL=cosine: below this similarity of the best passage (and above "
-        "the refusal threshold) an answer carries a caution.",
-    )
-
     def validate(self) -> None:
         if self.answerer not in ANSWERERS:
             raise BronwijzerError(
@@ -95,23 +70,3 @@ class Answerer(Protocol):
     def stream(self, question: str, retrieval: Retrieval) -> Generator[str, None, Draft]:
         """Yield provisional text pieces; return the checked, cited draft."""
         ...
-
-
-def make_answerer(options: AnswerOptions, embeddings: PassageEmbeddings, *,
-                  chat_model: Any = None) -> Answerer:
-    """The configured answerer. The LLM answerer needs `chat_model` (built from LLMOptions
-    by assistant.llm.make_chat_model); given one, it is used whatever `answerer` says."""
-    from assistant.extractive import ExtractiveAnswerer
-
-    extractive = ExtractiveAnswerer(
-        embeddings, max_sentences=options.answer_sentences,
-        embedded_candidates=options.answer_embed_sentences,
-        embedded_words=options.answer_embed_words, rank_weight=options.answer_rank_weight,
-    )
-    if options.answerer != "llm" and chat_model is None:
-        return extractive
-    if chat_model is None:
-        raise BronwijzerError(f"{env_name('answerer')}=llm needs a chat model")
-    from assistant.llm import LLMAnswerer
-
-    return LLMAnswerer(chat_model, fallback=extractive)

@@ -11,7 +11,6 @@ import logging
 import re
 from dataclasses import dataclass
 
-from assistant.dated import published
 from bronwijzer.domain import Citation, ScoredPassage
 from bronwijzer.text import flatten_whitespace, sentence_spans, split_sentences, stems
 
@@ -110,16 +109,6 @@ def _citation(n: int, scored: ScoredPassage, start: int, end: int) -> Citation:
         year=passage.year, version_date=passage.version_date, valid_from=passage.valid_from,
         url=passage.url,
     )
-
-
-def citation_parts(citation: Citation) -> tuple[str, str, str]:
-    """(title, 'Rijksoverheid, versie geldend vanaf 2026-10-01',
-    'gemeentewet_BWBR0005416_2026-10-01.yaml, art. 151d'): how a citation is named outside
-    the chat (CLI, course handouts)."""
-    about = ", ".join(published(citation.publisher, citation.year, citation.version_date,
-                                citation.valid_from))
-    where = ", ".join(x for x in (citation.document, citation.locator) if x)
-    return citation.title, about, where
 
 
 def quote_parts(quote: str) -> list[str]:

@@ -7,7 +7,7 @@ and the catalogue know: a later one exists that was not searched, or the user as
 this version by name. A law text whose later versions are unknown (one text of about
 2015, status not `current`), and any other document, falls under the age rule: older
 than the years its document type is given in corpus/sources.toml ([stale_years]; a
-research report or news item never, by default), else BRONWIJZER_STALE_YEARS, or marked
+research report or news item never, by default), else `DatedOptions.stale_years`, or marked
 superseded. The answer then carries one notice per cited document, with a link to the
 text in force when the catalogue knows it.
 """
@@ -15,21 +15,25 @@ text in force when the catalogue knows it.
 from __future__ import annotations
 
 import datetime
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from bronwijzer.domain import Answer, Citation, Passage
+from bronwijzer.settings import Options, option
 from bronwijzer.versions import LawVersions, Version
 
 LAW_TYPES = frozenset({"wet", "regeling", "circulaire", "besluit", "amvb"})
 
 
-def published(publisher: str | None, year: int | None, version_date: str | None,
-              valid_from: str | None = None) -> list[str]:
-    """Who published a text and when: ['Rijksoverheid', 'versie geldend vanaf 2026-10-01']
-    for a law version, 'versie 2015-11-24' for a text dated by its copy, else the year."""
-    when = (f"versie geldend vanaf {valid_from}" if valid_from
-            else f"versie {version_date}" if version_date else str(year) if year else None)
-    return [item for item in (publisher, when) if item]
+@dataclass(frozen=True)
+class DatedOptions(Options):
+    title = "Dated sources"
+
+    stale_years: int = option(
+        3, "Age rule for a cited text that is not a law version known to be in force: "
+        "older than this many years (by its version date or year; 0 = never by age), or "
+        "marked superseded, it gets a notice with the answer. corpus/sources.toml "
+        "[stale_years] sets other years per document type."
+    )
 
 
 def text_date(passage: Passage) -> str | None:

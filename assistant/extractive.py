@@ -21,7 +21,7 @@ from assistant.cite import CitedText, Quote, cite_quotes
 from assistant.retrieve import Retrieval
 from bronwijzer.domain import ScoredPassage
 from bronwijzer.text import flatten_whitespace, sentence_spans, stems, tokens
-from ingest.embed import PassageEmbeddings
+from store.embeddings import PassageEmbeddings
 
 # Weights of the sentence score; chosen on the evaluation sets (see README).
 COSINE_WEIGHT = 1.0

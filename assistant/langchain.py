@@ -7,14 +7,16 @@ metadata (PyPDFLoader sets both), so the retriever's Documents carry them too:
   path it was given there);
 * `page`: the 1-based page the passage starts on, as Bronwijzer cites it ("p. 3"). Note
   that PyPDFLoader's `page` is 0-based: its page 2 is Bronwijzer's page 3. Non-paged
-  documents (Markdown, HTML, DOCX, …) have no `page` key;
+  documents (Markdown, HTML, DOCX, law versions) have `page` None;
 * `page_label`: the printed page label when the PDF has one (PyPDFLoader's key too);
 * `locator`: where a reader finds the passage: "p. 3", "p. 3–4", or for a law without
   pages its article, "art. 172" (`Passage.locator()`);
 * `title`, `publisher`, `year`, `document_type`, `section`, `passage_id`, `score`, and
   `document` (the same file name as `source`, kept for chains written against it).
 
-Keys whose value is unknown (None) are left out: vector stores such as Chroma reject None.
+Every Document carries every key, None where it is unknown, so a chain can read
+`metadata["page"]` from any of them. Chroma rejects None in metadata: to store these
+Documents there, drop the None values first (`{k: v for k, v in m.items() if v is not None}`).
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ def to_langchain(scored: ScoredPassage) -> LangChainDocument:
     }
     return LangChainDocument(
         page_content=passage.text, id=passage.id,
-        metadata={key: value for key, value in metadata.items() if value is not None},
+        metadata=metadata,
     )
 
 

@@ -12,28 +12,51 @@ import logging
 import time
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
-from assistant.answer import Answerer, Draft, make_answerer
-from assistant.dated import mark_stale
-from assistant.llm import LLMRewriter, make_chat_model
+from assistant.answer import Answerer, AnswerOptions, Draft
+from assistant.answerers import make_answerer
+from assistant.dated import DatedOptions, mark_stale
+from assistant.llm import LLMOptions, LLMRewriter, make_chat_model
 from assistant.reader import Reader, ReaderOptions, load_reader, read_retrieval
-from assistant.refusal import RefusalPolicy
-from assistant.rerank import Reranker, load_reranker
-from assistant.retrieve import HybridRetriever, Retrieval
+from assistant.refusal import RefusalOptions, RefusalPolicy
+from assistant.rerank import Reranker, RerankOptions, load_reranker
+from assistant.retrieve import HybridRetriever, Retrieval, RetrievalOptions, elapsed_ms
 from assistant.rewrite import DeterministicRewriter, Rewriter
-from assistant.settings import Settings
 from bronwijzer.domain import REFUSAL_TEXT, Answer, Filters, ServiceUnavailableError
-from ingest.embed import PassageEmbeddings
-from ingest.sources import SourceCatalogue
-from ingest.store import Index
-from ingest.vector_cache import CachedEmbeddings
+from store.embeddings import PassageEmbeddings
+from store.index import Index
+from store.options import IndexOptions
+from store.sources import SourceCatalogue
+from store.vector_cache import CachedEmbeddings
 
 log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 2000
 STORE_DOWN_TEXT = ("De zoekindex is op dit moment niet bereikbaar, daardoor kan ik nu geen "
                    "antwoord geven. Probeer het over enkele minuten opnieuw.")
+
+
+class StageOptions(Protocol):
+    """The stages an Assistant is built from (presentation/settings.py's `Settings`
+    assembles them with the rest)."""
+
+    @property
+    def index(self) -> IndexOptions: ...
+    @property
+    def retrieval(self) -> RetrievalOptions: ...
+    @property
+    def rerank(self) -> RerankOptions: ...
+    @property
+    def reader(self) -> ReaderOptions: ...
+    @property
+    def answer(self) -> AnswerOptions: ...
+    @property
+    def refusal(self) -> RefusalOptions: ...
+    @property
+    def dated(self) -> DatedOptions: ...
+    @property
+    def llm(self) -> LLMOptions: ...
 
 
 @dataclass
@@ -54,11 +77,11 @@ class Assistant:
     def __init__(self, index: Index, retriever: HybridRetriever, answerer: Answerer,
                  refusal: RefusalPolicy, *, reranker: Reranker | None = None,
                  reader: Reader | None = None, reader_options: ReaderOptions | None = None,
-                 rewriter: Rewriter | None = None, stale_years: int = 3) -> None:
+                 rewriter: Rewriter | None = None, dated: DatedOptions | None = None) -> None:
         self.index = index
         self.reader = reader
         self.reader_options = reader_options or ReaderOptions()
-        self.stale_years = stale_years
+        self.dated = dated or DatedOptions()
         self.retriever = retriever
         self.answerer = answerer
         self.refusal = refusal
@@ -88,7 +111,7 @@ class Assistant:
 
         step = time.perf_counter()
         standalone = self._rewrite(question, history)
-        timings["rewrite"] = _ms(step)
+        timings["rewrite"] = elapsed_ms(step)
 
         try:
             retrieval = self.retrieve(standalone, filters)
@@ -107,19 +130,19 @@ class Assistant:
 
         step = time.perf_counter()
         draft = yield from _stream_deltas(self.answerer.stream(standalone, retrieval))
-        timings["answer"] = _ms(step)
+        timings["answer"] = elapsed_ms(step)
 
         if not draft.cited.citations:  # nothing we can stand behind: refuse instead
             yield _refusal(question, rewritten, retrieval, draft.answerer, timings, started)
             return
-        timings["total"] = _ms(started)
+        timings["total"] = elapsed_ms(started)
         on = _asked_on(retrieval)
         yield StreamEvent(answer=mark_stale(Answer(
             question=question, text=draft.cited.text, citations=draft.cited.citations,
             passages=retrieval.passages, refused=False, rewritten_question=rewritten,
             answerer=draft.answerer, timings=timings, caution=verdict.caution,
             valid_on=on.isoformat() if on else None,
-        ), self.stale_years, on, versions=self.retriever.versions(),
+        ), self.dated.stale_years, on, versions=self.retriever.versions(),
             age_rule=self.retriever.catalogue.stale_years))
 
     def retrieve(self, question: str, filters: Filters | None = None, k: int | None = None
@@ -131,11 +154,11 @@ class Assistant:
             retrieval = read_retrieval(self.reader, retrieval, k or self.retriever.options.top_k,
                                        self.reader_options,
                                        self.retriever.options.max_per_document)
-            retrieval.timings["read"] = _ms(step)
+            retrieval.timings["read"] = elapsed_ms(step)
         elif self.reranker is not None and retrieval.passages:
             step = time.perf_counter()
             retrieval = replace(retrieval, passages=self.reranker(question, retrieval.passages))
-            retrieval.timings["rerank"] = _ms(step)
+            retrieval.timings["rerank"] = elapsed_ms(step)
         return retrieval
 
     # --- steps -------------------------------------------------------------------
@@ -149,7 +172,7 @@ class Assistant:
             return DeterministicRewriter()(question, history)
 
 
-def build_assistant(settings: Settings, *, index: Index | None = None,
+def build_assistant(settings: StageOptions, *, index: Index | None = None,
                     embeddings: PassageEmbeddings | None = None, chat_model: Any = None,
                     answerer: Answerer | None = None) -> Assistant:
     """The one place an Assistant is assembled from the stage options of `settings`.
@@ -169,12 +192,12 @@ def build_assistant(settings: Settings, *, index: Index | None = None,
         index,
         HybridRetriever(index, settings.retrieval, catalogue=catalogue),
         answerer or make_answerer(settings.answer, index.embeddings, chat_model=chat_model),
-        RefusalPolicy(index, settings.answer, reading=reader is not None),
-        reranker=load_reranker(settings.retrieval.reranker_model),
+        RefusalPolicy(index, settings.refusal, reading=reader is not None),
+        reranker=load_reranker(settings.rerank),
         reader=reader,
         reader_options=settings.reader,
         rewriter=LLMRewriter(chat_model) if chat_model is not None else None,
-        stale_years=settings.answer.stale_years,
+        dated=settings.dated,
     )
 
 
@@ -195,7 +218,7 @@ def _asked_on(retrieval: Retrieval) -> datetime.date | None:
 
 def _refusal(question: str, rewritten: str | None, retrieval: Retrieval, answerer: str,
              timings: dict[str, float], started: float) -> StreamEvent:
-    timings["total"] = _ms(started)
+    timings["total"] = elapsed_ms(started)
     on = _asked_on(retrieval)
     return StreamEvent(REFUSAL_TEXT, Answer(
         question=question, text=REFUSAL_TEXT, citations=[], passages=retrieval.passages,
@@ -213,7 +236,3 @@ def _question_problem(question: str) -> str | None:
         return (f"Uw vraag is {len(question)} tekens lang; stel een kortere vraag "
                 f"(hooguit {MAX_QUESTION_CHARS} tekens).")
     return None
-
-
-def _ms(started: float) -> float:
-    return (time.perf_counter() - started) * 1000

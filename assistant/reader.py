@@ -1,7 +1,7 @@
 """The reader: e5 reads the question and a passage together, and says where the answer is.
 
 No cross-encoder, NLI model or Dutch LLM loads offline here, so Bronwijzer trains its own
-from multilingual-e5-small (the converted weights, ingest/e5convert.py). The pair is
+from multilingual-e5-small (the converted weights, store/e5convert.py). The pair is
 `<s> query: … </s></s> passage: title · section\\n text </s>`; three heads read e5's output:
 
 * relevance: one logit from the mean-pooled tokens — does this passage answer the
@@ -36,7 +36,7 @@ from assistant.retrieve import Retrieval, diversify
 from bronwijzer.domain import BronwijzerError, Passage, ScoredPassage
 from bronwijzer.settings import Options, env_name, option
 from bronwijzer.text import sentence_spans
-from ingest.vector_cache import VectorCache
+from store.vector_cache import VectorCache
 
 MODEL_DIR = Path(__file__).with_name("models")
 WEIGHTS = "reader.safetensors"
@@ -183,7 +183,7 @@ class Reader:
     def __init__(self, module: Any, tokenizer: Any, manifest: dict[str, Any] | None = None,
                  bf16: bool | None = None, store: VectorCache | None = None,
                  fingerprint: str = "") -> None:
-        from ingest.e5engine import cpu_has_native_bf16
+        from store.e5engine import cpu_has_native_bf16
 
         self.module = module.eval()
         self.tokenizer = tokenizer
@@ -205,7 +205,7 @@ class Reader:
         import torch
         from safetensors.torch import load_file
 
-        from ingest.e5engine import load_tokenizer, quiet_transformers, thread_count
+        from store.e5engine import load_tokenizer, quiet_transformers, thread_count
 
         try:
             manifest = json.loads((folder / MANIFEST).read_text("utf-8"))
@@ -319,7 +319,7 @@ def load_reader(spec: str, model_cache_dir: str | Path,
     try:
         if not (folder / WEIGHTS).is_file():
             raise BronwijzerError(f"{env_name('reader')}={spec}: no {folder / WEIGHTS}")
-        from ingest.e5convert import converted_folder
+        from store.e5convert import converted_folder
 
         return Reader.load(folder, converted_folder(Path(model_cache_dir)), store)
     except BronwijzerError as exc:

@@ -31,11 +31,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from assistant.answer import AnswerOptions
 from assistant.retrieve import Retrieval
 from bronwijzer.domain import BronwijzerError
+from bronwijzer.settings import Options, option
 from bronwijzer.text import stems, tokens
-from ingest.store import Index
+from store.index import Index
 
 BUNDLED_MODEL = Path(__file__).with_name("refusal_model.json")
 BUNDLED_READER_MODEL = Path(__file__).with_name("refusal_model_reader.json")
@@ -48,6 +48,29 @@ DEFINITION = re.compile(
     r"(?:een\s+|de\s+|het\s+)?(?P<term2>.+?)\s*\??\s*$",
     re.IGNORECASE,
 )
+
+
+@dataclass(frozen=True)
+class RefusalOptions(Options):
+    title = "Refusal"
+
+    refusal_model: str = option(
+        "bundled",
+        "How to decide to refuse or caution: `bundled` (a logistic model over several "
+        "retrieval signals, assistant/refusal_model.json, fitted on the tune half by "
+        "`bronwijzer eval fit-refusal`), the path of another fitted model, or `cosine` (the "
+        "e5 similarity of the best passage against the two thresholds below).",
+    )
+    refusal_threshold: float = option(
+        0.855,
+        "With REFUSAL_MODEL=cosine: minimum e5 similarity of the best passage to answer; "
+        "below it Bronwijzer refuses.",
+    )
+    caution_threshold: float = option(
+        0.875,
+        "With REFUSAL_MODEL=cosine: below this similarity of the best passage (and above "
+        "the refusal threshold) an answer carries a caution.",
+    )
 
 
 @dataclass(frozen=True)
@@ -113,7 +136,7 @@ def load_refusal_model(spec: str, reading: bool = False) -> RefusalModel | None:
 class RefusalPolicy:
     """Callable: Retrieval -> Verdict."""
 
-    def __init__(self, index: Index, options: AnswerOptions, reading: bool = False) -> None:
+    def __init__(self, index: Index, options: RefusalOptions, reading: bool = False) -> None:
         self.index = index
         self.options = options
         self.model = load_refusal_model(options.refusal_model, reading)

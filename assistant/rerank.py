@@ -8,11 +8,23 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from bronwijzer.domain import BronwijzerError, ScoredPassage
+from bronwijzer.settings import Options, env_name, option
 
 Reranker = Callable[[str, list[ScoredPassage]], list[ScoredPassage]]
+
+
+@dataclass(frozen=True)
+class RerankOptions(Options):
+    title = "Rerank"
+
+    reranker_model: str = option(
+        "", "Reranker after the reader: empty = none (the default), or a local "
+        "sentence-transformers CrossEncoder folder."
+    )
 
 
 class CrossEncoderReranker:
@@ -23,12 +35,13 @@ class CrossEncoderReranker:
         from sentence_transformers import CrossEncoder
 
         if not Path(path).expanduser().is_dir():
-            raise BronwijzerError(f"BRONWIJZER_RERANKER_MODEL={path!r}: not a model folder")
+            raise BronwijzerError(f"{env_name('reranker_model')}={path!r}: not a model folder")
         try:
             self.model = CrossEncoder(str(Path(path).expanduser()), device="cpu")
         except Exception as exc:
             raise BronwijzerError(
-                f"BRONWIJZER_RERANKER_MODEL={path!r} could not be loaded ({type(exc).__name__})"
+                f"{env_name('reranker_model')}={path!r} could not be loaded "
+                f"({type(exc).__name__})"
             ) from exc
 
     def __call__(self, question: str, passages: list[ScoredPassage]) -> list[ScoredPassage]:
@@ -40,6 +53,6 @@ class CrossEncoderReranker:
         return sorted(rescored, key=lambda p: p.score, reverse=True)
 
 
-def load_reranker(spec: str) -> Reranker | None:
-    """BRONWIJZER_RERANKER_MODEL: empty (none) or a sentence-transformers CrossEncoder folder."""
-    return CrossEncoderReranker(spec) if spec else None
+def load_reranker(options: RerankOptions) -> Reranker | None:
+    """None, or the CrossEncoder in the folder `reranker_model` names."""
+    return CrossEncoderReranker(options.reranker_model) if options.reranker_model else None

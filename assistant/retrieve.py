@@ -14,9 +14,9 @@ from bronwijzer.domain import BronwijzerError, Filters, ScoredPassage
 from bronwijzer.settings import Options, env_name, option
 from bronwijzer.text import tokens
 from bronwijzer.versions import LawVersions
-from ingest.laws import law_versions
-from ingest.sources import SourceCatalogue
-from ingest.store import Index
+from store.index import Index
+from store.laws import law_versions
+from store.sources import SourceCatalogue
 
 DUPLICATE_JACCARD = 0.8  # token-set overlap above which two passages count as one
 FUSIONS = ("rrf", "dense", "bm25")
@@ -41,10 +41,6 @@ class RetrievalOptions(Options):
     )
     max_per_document: int = option(
         3, "At most this many of the answerer's passages come from one document."
-    )
-    reranker_model: str = option(
-        "", "Reranker after the reader: empty = none (the default), or a local "
-        "sentence-transformers CrossEncoder folder."
     )
 
     def validate(self) -> None:
@@ -122,21 +118,21 @@ class HybridRetriever:
 
         started = time.perf_counter()
         vector = self.index.embeddings.encode_query(question)
-        timings["embed_query"] = _ms(started)
+        timings["embed_query"] = elapsed_ms(started)
 
         started = time.perf_counter()
         dense = self.index.dense_search(vector, depth, filters) if self.mode != "bm25" else []
-        timings["dense"] = _ms(started)
+        timings["dense"] = elapsed_ms(started)
 
         started = time.perf_counter()
         lexical = (self.index.lexical().search(question, depth, filters)
                    if self.mode != "dense" else [])
-        timings["bm25"] = _ms(started)
+        timings["bm25"] = elapsed_ms(started)
 
         started = time.perf_counter()
         sentences = (self.index.sentence_search(vector, depth, filters)
                      if self.mode == "hybrid" and self.options.sentence_weight else [])
-        timings["sentences"] = _ms(started)
+        timings["sentences"] = elapsed_ms(started)
 
         started = time.perf_counter()
         # enough candidates to fill k after de-duplication and the per-document cap;
@@ -155,7 +151,7 @@ class HybridRetriever:
         ]
         candidates = collapse_duplicates(candidates)
         passages = diversify(candidates, k, self.options.max_per_document)
-        timings["fuse"] = _ms(started)
+        timings["fuse"] = elapsed_ms(started)
         return Retrieval(
             question=question, passages=passages, query_vector=vector,
             best_dense=(dense[0][1] if dense else 0.0) if self.mode != "bm25" else None,
@@ -215,5 +211,6 @@ def _jaccard(a: set[str], b: set[str]) -> float:
     return len(a & b) / len(a | b)
 
 
-def _ms(started: float) -> float:
+def elapsed_ms(started: float) -> float:
+    """Milliseconds since `started` (a perf_counter reading): every stage's timing."""
     return (time.perf_counter() - started) * 1000

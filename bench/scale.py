@@ -122,8 +122,8 @@ def synthetic_documents(rows: list[tuple[Any, list[Any], np.ndarray]], size: int
 def build_scaled(source_dir: Path, target: Path, size: int, embeddings: Any,
                  log: Callable[[str], None] = print) -> dict[str, Any]:
     """The cached index of `size` passages at `target` (built when missing or stale)."""
-    from assistant.settings import Settings
-    from ingest.store import Index
+    from presentation.settings import Settings
+    from store.index import Index
 
     source = Index(Settings.from_env({}, index_dir=source_dir).index, embeddings=embeddings)
     key = source_key(source) | {"size": size}
@@ -174,8 +174,8 @@ def bench_latency(index_dir: Path, embeddings: Any, questions: list[str], repeat
     """Retrieval (bm25, dense, hybrid) and the whole extractive answer, in-process."""
     from assistant.pipeline import build_assistant
     from assistant.retrieve import HybridRetriever
-    from assistant.settings import Settings
-    from ingest.store import Index
+    from presentation.settings import Settings
+    from store.index import Index
 
     settings = Settings.from_env({}, index_dir=index_dir)
     started = time.perf_counter()
@@ -234,10 +234,10 @@ def bench_latency(index_dir: Path, embeddings: Any, questions: list[str], repeat
 def bench_rebuild(index_dir: Path, scratch: Path, embeddings: Any, repeat: int
                   ) -> dict[str, Any]:
     """Add one new document to a copy of the index and time `publish_lexical` and its parts."""
-    from assistant.settings import Settings
-    from ingest.chunk import embedding_text
-    from ingest.lexical import LexicalIndex
-    from ingest.store import Index
+    from bronwijzer.domain import embedding_text
+    from presentation.settings import Settings
+    from store.index import Index
+    from store.lexical import LexicalIndex
 
     shutil.rmtree(scratch, ignore_errors=True)
     shutil.copytree(index_dir, scratch)

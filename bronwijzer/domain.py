@@ -11,6 +11,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from bronwijzer.text import heading_prefix, markdown_escape
+
 # a section heading that names a law article: "Artikel 172", "Artikel 13b"
 ARTICLE = re.compile(r"^(?i:artikel)\s+([0-9]+[a-z]*(?:[.:][0-9]+[a-z]*)*|[IVXLC]+[a-z]*\b)")
 # a section below an article that names one of its members: "lid 2", "lid 3a"
@@ -143,6 +145,11 @@ class Passage:
         return parts[-1] if parts else ""
 
 
+def embedding_text(passage: Passage) -> str:
+    """What the dense and lexical indexes see of a passage: title and section give context."""
+    return heading_prefix(passage.title, passage.section) + passage.text
+
+
 @dataclass(frozen=True)
 class ScoredPassage:
     passage: Passage
@@ -190,7 +197,44 @@ class Citation:
     url: str | None = None  # the cited text in this version (wetten.overheid.nl)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return asdict(self) | {"source": source_name(self).text()}
+
+
+# --- how a source is named: chat, CLI, handouts, course packs and JSON alike ----------
+def published(publisher: str | None, year: int | None, version_date: str | None,
+              valid_from: str | None = None) -> list[str]:
+    """Who published a text and when: ['Rijksoverheid', 'versie geldend vanaf 2026-10-01']
+    for a law version, 'versie 2015-11-24' for a text dated by its copy, else the year."""
+    when = (f"versie geldend vanaf {valid_from}" if valid_from
+            else f"versie {version_date}" if version_date else str(year) if year else None)
+    return [item for item in (publisher, when) if item]
+
+
+@dataclass(frozen=True)
+class SourceName:
+    """'Gemeentewet' · 'Rijksoverheid, versie geldend vanaf 2026-10-01' · 'art. 151d'."""
+
+    title: str
+    about: str  # publisher and version date (or year)
+    where: str  # page, article (with lid) or innermost section
+
+    def text(self) -> str:
+        return (self.title + (f" ({self.about})" if self.about else "")
+                + (f", {self.where}" if self.where else ""))
+
+    def markdown(self) -> str:
+        return (markdown_escape(self.title)
+                + (f" ({markdown_escape(self.about)})" if self.about else "")
+                + (f", {markdown_escape(self.where)}" if self.where else ""))
+
+
+def source_name(source: Passage | Citation) -> SourceName:
+    """The one way a passage or a citation of it is named."""
+    where = source.locator() if isinstance(source, Passage) else (
+        source.locator or (f"p. {source.page}" if source.page else source.section))
+    about = ", ".join(published(source.publisher, source.year, source.version_date,
+                                source.valid_from))
+    return SourceName(source.title, about, where)
 
 
 REFUSAL_TEXT = "Dit kan ik niet beantwoorden op basis van de beschikbare bronnen."

@@ -1,8 +1,8 @@
 """How settings are read: typed option groups, each filled from BRONWIJZER_* variables.
 
 Every stage declares its own options next to its code, as a frozen dataclass of
-`option(default, doc)` fields (`IndexOptions` in ingest/options.py, `RetrievalOptions`
-in assistant/retrieve.py, ...); `assistant/settings.py` assembles them into one
+`option(default, doc)` fields (`IndexOptions` in store/options.py, `RetrievalOptions`
+in assistant/retrieve.py, ...); `presentation/settings.py` assembles them into one
 `Settings`. This module knows no stage: it names the variables, parses their values
 (one rule for every group) and renders the documentation table that `bronwijzer config`
 prints and the README embeds, so code and documentation cannot drift apart.

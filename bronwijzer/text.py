@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterable
 from functools import lru_cache
@@ -31,6 +32,14 @@ DEFAULT_STEMMER = "dutch_porter"  # an index keeps the stemmer it was built with
 def flatten_whitespace(text: str) -> str:
     """Every run of whitespace, line breaks too, as one space: text on one line."""
     return _WHITESPACE.sub(" ", text).strip()
+
+
+def error_line(exc: BaseException, limit: int = 200) -> str:
+    """An exception as one line for a message: 'ValueError: what it said' (shortened)."""
+    message = flatten_whitespace(str(exc))
+    if len(message) > limit:
+        message = message[: limit - 1] + "…"
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
 def tidy_whitespace(text: str) -> str:
@@ -132,3 +141,19 @@ def stem_words(words: list[str], stemmer: str = DEFAULT_STEMMER) -> list[str]:
 def stems(text: str, stemmer: str = DEFAULT_STEMMER) -> list[str]:
     """Stemmed content words for BM25 and lexical overlap (Dutch stop words removed)."""
     return stem_words(content_words(tokens(text)), stemmer)
+
+
+def heading_prefix(title: str, section: str) -> str:
+    """The context line a passage is embedded and indexed under."""
+    return f"{title} — {section}\n" if section else f"{title}\n"
+
+
+# CommonMark's punctuation that starts markup; < > & are made entities instead, so no
+# renderer (Gradio's included) ever sees a tag
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~$])")
+
+
+def markdown_escape(text: str) -> str:
+    """Text that any Markdown renderer shows literally, on one line: no links, images,
+    HTML, headings or maths."""
+    return html.escape(_MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(text.split())), quote=False)

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bronwijzer.settings import env_name
+
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 
 
@@ -16,7 +18,8 @@ def command(sub: Any, name: str, handler: Callable[..., int | None], help_: str,
     p = sub.add_parser(name, help=help_, description=help_)
     p.set_defaults(handler=handler)
     if index:
-        p.add_argument("--index", type=Path, help="index folder (default: BRONWIJZER_INDEX_DIR)")
+        p.add_argument("--index", type=Path,
+                       help=f"index folder (default: {env_name('index_dir')})")
     return p
 
 

@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from assistant.settings import Settings
 from cli.common import EXIT_OK, command
+from presentation.settings import Settings
 
 
 def register(sub: Any) -> None:
@@ -25,9 +25,9 @@ def register(sub: Any) -> None:
 
 
 def cmd_course_handout(args: argparse.Namespace, settings: Settings) -> int:
-    from assistant.course import answer_course, load_course
-    from assistant.course_handout import write_course_handout
     from assistant.pipeline import build_assistant
+    from presentation.course import answer_course, load_course
+    from presentation.course_handout import write_course_handout
 
     course = load_course(args.course)  # a bad pack fails before the index is opened
     answered = answer_course(build_assistant(settings), course)
@@ -39,7 +39,7 @@ def cmd_course_handout(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_course_list(args: argparse.Namespace, settings: Settings) -> int:
-    from assistant.course import course_choices
+    from presentation.course import course_choices
 
     for title, course in course_choices(args.folder).items():
         print(f"{course.path}: {title} ({len(course.questions)} vragen, {course.audience})")

@@ -14,9 +14,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from assistant.settings import Settings
 from bronwijzer.domain import BronwijzerError
+from bronwijzer.settings import env_name
 from cli.common import usage
+from presentation.settings import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -94,7 +95,7 @@ def _register_review(commands: Any) -> None:
                             "correct/partly/wrong and each citation relevant or not. Stored in "
                             "SQLite; items already reviewed by the reviewer are skipped.")
     p.add_argument("dataset", type=Path, metavar="DATASET")
-    p.add_argument("--index", type=Path, help="index folder (default: BRONWIJZER_INDEX_DIR)")
+    p.add_argument("--index", type=Path, help=f"index folder (default: {env_name('index_dir')})")
     p.add_argument("--db", type=Path, required=True, metavar="FILE",
                    help="SQLite file with the reviews (created when missing)")
     p.add_argument("--import", dest="import_file", type=Path, metavar="FILE.jsonl",
@@ -121,7 +122,7 @@ def _register_review(commands: Any) -> None:
 def _answering_args(p: argparse.ArgumentParser, *, out: str) -> None:
     """Arguments of every command that answers a dataset's questions from an index."""
     p.add_argument("dataset", type=Path, metavar="DATASET")
-    p.add_argument("--index", type=Path, help="index folder (default: BRONWIJZER_INDEX_DIR)")
+    p.add_argument("--index", type=Path, help=f"index folder (default: {env_name('index_dir')})")
     p.add_argument("--out", type=Path, required=True, metavar=out)
     p.add_argument("--limit", type=int, metavar="N", help="only the first N items")
     p.add_argument("--split", choices=["tune", "test", "all"], default=None,
@@ -132,7 +133,7 @@ def _answering_args(p: argparse.ArgumentParser, *, out: str) -> None:
 def _fitting_args(p: argparse.ArgumentParser) -> None:
     """Arguments of the commands that fit a model on the tune halves of datasets."""
     p.add_argument("datasets", type=Path, nargs="+", metavar="DATASET")
-    p.add_argument("--index", type=Path, help="index folder (default: BRONWIJZER_INDEX_DIR)")
+    p.add_argument("--index", type=Path, help=f"index folder (default: {env_name('index_dir')})")
 
 
 def _half(datasets: list[Path], half: str) -> list[Any]:
@@ -206,7 +207,7 @@ def cmd_eval_run(args: argparse.Namespace, settings: Settings) -> int:
     from evals import report, review, run
     from evals.dataset import load_dataset, select_split
     from evals.metrics import parse_bounds
-    from ingest.store import Index
+    from store.index import Index
 
     try:
         bounds = parse_bounds(args.fail_under)

@@ -8,9 +8,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from assistant.feedback import RATINGS, FeedbackStore, eval_candidates
-from assistant.settings import Settings
 from bronwijzer.domain import BronwijzerError
+from bronwijzer.settings import env_name
+from presentation.feedback import RATINGS, FeedbackStore, eval_candidates
+from presentation.settings import Settings
 
 
 def register(subparsers: Any) -> None:
@@ -36,13 +37,13 @@ def register(subparsers: Any) -> None:
     _add_db_option(purge)
     purge.add_argument("--older-than", type=float, metavar="DAYS",
                        help="delete rows older than DAYS days "
-                            "(default: BRONWIJZER_FEEDBACK_RETENTION_DAYS)")
+                            f"(default: {env_name('feedback_retention_days')})")
     purge.set_defaults(handler=cmd_feedback_purge)
 
 
 def _add_db_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", type=Path,
-                        help="feedback database (default: BRONWIJZER_FEEDBACK_DB)")
+                        help=f"feedback database (default: {env_name('feedback_db')})")
 
 
 def _open(args: argparse.Namespace, settings: Settings) -> FeedbackStore:

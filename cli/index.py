@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from assistant.settings import Settings
 from cli.common import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, command
+from presentation.settings import Settings
 
 
 def register(sub: Any) -> None:
@@ -26,6 +26,8 @@ def register(sub: Any) -> None:
     p = command(corpus_sub, "download", cmd_corpus_download,
                 "Fetch catalogued documents (needs network).", index=False)
     p.add_argument("--to", type=Path, default=Path("corpus"), help="target folder")
+    p.add_argument("--offline-ok", action="store_true",
+                   help="without network access, say so in one line and exit 0 (make demo)")
     command(corpus_sub, "list", cmd_corpus_list, "List catalogued documents.", index=False)
     p = command(corpus_sub, "add-law", cmd_corpus_add_law,
                 "Add or update a law from regelrecht YAML (a file, a folder of versions, an "
@@ -38,8 +40,8 @@ def register(sub: Any) -> None:
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from ingest.pipeline import FileResult, Ingestor
-    from ingest.sources import SourceCatalogue
-    from ingest.store import Index
+    from store.index import Index
+    from store.sources import SourceCatalogue
 
     missing = [str(p) for p in args.paths if not p.exists()]
     if missing:
@@ -65,7 +67,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
-    from ingest.store import Index
+    from store.index import Index
 
     index = Index(settings.index)
     stats = index.stats()
@@ -86,9 +88,10 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_corpus_download(args: argparse.Namespace, settings: Settings) -> int:
-    from ingest.sources import OFFLINE, SourceCatalogue
+    from ingest.download import download
+    from store.sources import OFFLINE, SourceCatalogue
 
-    results = SourceCatalogue.load(settings.index.sources).download(args.to)
+    results = download(SourceCatalogue.load(settings.index.sources), args.to)
     offline = [name for name, status in results if status.startswith(OFFLINE)]
     for name, status in results:
         if name not in offline:
@@ -97,12 +100,14 @@ def cmd_corpus_download(args: argparse.Namespace, settings: Settings) -> int:
         present = sum(status == "present" for _, status in results)
         print(f"bronwijzer corpus download: no network access; {len(offline)} documents not "
               f"downloaded, {present} present in {args.to}", file=sys.stderr)
-    failed = [r for r in results if r[1].startswith("not ")]
+    failed = [name for name, status in results if status.startswith("not ")]
+    if args.offline_ok and set(failed) <= set(offline):
+        return EXIT_OK
     return EXIT_PARTIAL if failed else EXIT_OK
 
 
 def cmd_corpus_list(args: argparse.Namespace, settings: Settings) -> int:
-    from ingest.sources import SourceCatalogue
+    from store.sources import SourceCatalogue
 
     for source in SourceCatalogue.load(settings.index.sources).sources:
         year = f" ({source.year})" if source.year else ""
@@ -116,10 +121,11 @@ def cmd_corpus_add_law(args: argparse.Namespace, settings: Settings) -> int:
     an unchanged version is skipped, a new one added beside the old ones."""
     import datetime
 
-    from ingest.laws import catalogue_entries, collect, law_versions, place
+    from ingest.laws import catalogue_entries, collect, place
     from ingest.pipeline import Ingestor
-    from ingest.sources import SourceCatalogue
-    from ingest.store import Index
+    from store.index import Index
+    from store.laws import law_versions
+    from store.sources import SourceCatalogue
 
     catalogue_path = Path(settings.index.sources)
     folder = args.to or catalogue_path.parent
@@ -225,12 +231,16 @@ def _print_ingest_table(report: Any) -> None:
     console = Console(stderr=False, width=160)
     console.print(table)
     summary = report.to_dict()["summary"]
+    # pages only where documents have them (PDF, PPTX): a folder of laws has none
+    rate = f"{summary['passages_per_second']:.1f} passages/s"
+    if summary["pages_per_second"] and any(f.pages for f in report.files):
+        rate += f", {summary['pages_per_second']:.2f} pagina's/s"
     console.print(
         f"{summary['added']} nieuw, {summary['updated']} bijgewerkt, "
         f"{summary['unchanged']} ongewijzigd, {summary['removed']} verwijderd, "
         f"{summary['skipped']} overgeslagen, "
         f"{summary['failed']} mislukt in {summary['seconds']:.1f} s "
-        f"({summary['pages_per_second']:.2f} pagina's/s). Index: "
+        f"({rate}). Index: "
         f"{summary['index_documents']} documenten, {summary['index_passages']} passages, "
         f"model {summary['embedding_model']}."
     )

@@ -16,12 +16,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from assistant.cite import citation_parts
-from assistant.settings import Settings, settings_table
-from bronwijzer.domain import CAUTION_TEXT, BronwijzerError, Citation, Filters
+from bronwijzer.domain import CAUTION_TEXT, BronwijzerError, Filters, source_name
 from bronwijzer.settings import env_name
 from cli import course, evals, feedback, index, reading
 from cli.common import EXIT_ERROR, EXIT_OK, EXIT_USAGE, command
+from presentation.settings import Settings, settings_table
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
@@ -96,8 +95,8 @@ def add_filter_option(p: argparse.ArgumentParser) -> None:
 # --- handlers ---------------------------------------------------------------------
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.retrieve import HybridRetriever
-    from ingest.sources import SourceCatalogue
-    from ingest.store import Index
+    from store.index import Index
+    from store.sources import SourceCatalogue
 
     # the catalogue knows the law versions of an index built before versions were recorded
     retriever = HybridRetriever(Index(settings.index), settings.retrieval, mode=args.mode,
@@ -144,11 +143,12 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         print("Dichtstbijzijnde passages:")
         for scored in answer.passages[:3]:
             p = scored.passage
-            print(f"- {p.title} ({p.document}{', ' + p.locator() if p.locator() else ''})")
+            print(f"- {source_name(p).text()} — {p.document}")
     else:
         print("Bronnen:")
         for c in answer.citations:
-            print(f"[{c.n}] {citation_line(c)}" + (" — mogelijk verouderd" if c.stale else ""))
+            print(f"[{c.n}] {source_name(c).text()} — {c.document}"
+                  + (" — mogelijk verouderd" if c.stale else ""))
             if c.url:  # a law article in the cited version
                 print(f"    {c.url}")
         for line in answer.notices:
@@ -156,14 +156,8 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-def citation_line(citation: Citation) -> str:
-    """'Gemeentewet (Rijksoverheid, versie 2015-11-24; gemeentewet_BWBR0005416.md, art. 172)'."""
-    title, about, where = citation_parts(citation)
-    return f"{title} ({about + '; ' if about else ''}{where})"
-
-
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from assistant.web.app import serve
+    from presentation.web.app import serve
 
     serve(settings, host=args.host, port=args.port)
     return EXIT_OK

@@ -19,8 +19,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from assistant.settings import Settings
 from cli.common import EXIT_ERROR, EXIT_OK, EXIT_USAGE, usage
+from presentation.settings import Settings
 
 TRAINING_CORPUS = Path("../shared/training_corpus")
 EVALUATION_CORPORA = (Path("../shared/corpus"), Path("../shared/laws_current"))
@@ -172,8 +172,8 @@ def card_text(folder: Path, corpus: Path, settings: Settings) -> str:
     """The card's tables, with passages counted as Bronwijzer's chunker cuts them."""
     from evals.reading import load_reading_set
     from evals.reading_card import card_tables, passage_keys
-    from ingest.e5convert import converted_folder
-    from ingest.e5engine import count_tokens, load_tokenizer
+    from store.e5convert import converted_folder
+    from store.e5engine import count_tokens, load_tokenizer
 
     items = load_reading_set(folder)
     tokenizer = load_tokenizer(converted_folder(Path(settings.index.model_cache_dir)))
@@ -224,8 +224,8 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.reader import Reader, save_reader
     from evals import reader_fit
     from evals.reading import parse_reading_set
-    from ingest.e5convert import converted_folder
-    from ingest.e5engine import load_tokenizer
+    from store.e5convert import converted_folder
+    from store.e5engine import load_tokenizer
 
     def say(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
@@ -285,7 +285,7 @@ def cmd_curve(args: argparse.Namespace, settings: Settings) -> int:
     from evals import reader_curve, reader_fit
     from evals.reading import load_reading_set
     from evals.reading_card import replace_tables
-    from ingest.e5convert import converted_folder
+    from store.e5convert import converted_folder
 
     for folder in args.readers:
         if not (folder / MANIFEST).is_file():

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from evals import stats
+from evals.report_tables import signed
 
 THIS_RUN = "this run"
 
@@ -86,7 +87,7 @@ def describe(name: str, row: dict[str, Any]) -> str:
     span = f", 95% CI {interval[0]:+.3f}…{interval[1]:+.3f}" if interval else ""
     test = f"; McNemar p {row['p_mcnemar']:.3f}" if row.get("p_mcnemar") is not None else ""
     return (f"{name} {_num(row['a'])} vs {_num(row['b'])} "
-            f"({_signed(row['difference'])}{span}{test})")
+            f"({signed(row['difference'])}{span}{test})")
 
 
 def detectable_lines(results: dict[str, Any]) -> list[str]:
@@ -108,7 +109,3 @@ def detectable_lines(results: dict[str, Any]) -> list[str]:
 
 def _num(value: float | None) -> str:
     return "–" if value is None else f"{value:.3f}"
-
-
-def _signed(value: float | None) -> str:
-    return "–" if value is None else f"{value:+.3f}"

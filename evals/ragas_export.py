@@ -14,29 +14,26 @@ from assistant.cite import strip_markers
 from bronwijzer.domain import Answer
 from evals.dataset import Item
 
-SCHEMAS = ("current", "legacy")
-# the SingleTurnSample fields this export fills (ragas 0.4.3's model, checked by the tests)
-CURRENT_FIELDS = ("user_input", "retrieved_contexts", "retrieved_context_ids", "response",
-                  "reference", "reference_contexts")
-LEGACY_FIELDS = ("question", "answer", "contexts", "ground_truth")
+# the fields each schema fills, in order (current: ragas 0.4.3's SingleTurnSample)
+FIELDS = {
+    "current": ("user_input", "retrieved_contexts", "retrieved_context_ids", "response",
+                "reference", "reference_contexts"),
+    "legacy": ("question", "answer", "contexts", "ground_truth"),
+}
+SCHEMAS = tuple(FIELDS)
 
 
 def ragas_row(item: Item, answer: Answer, schema: str = "current") -> dict[str, Any]:
     """One item and the assistant's answer to it as a ragas sample."""
+    if schema not in FIELDS:
+        raise ValueError(f"schema must be one of {', '.join(SCHEMAS)}, not {schema!r}")
     # markers are ours, not the answer's words: RAGAS judges plain text
     response = strip_markers(answer.text)
     contexts = [s.passage.text for s in answer.passages]
     if schema == "legacy":
-        return {"question": item.question, "answer": response, "contexts": contexts,
-                "ground_truth": item.reference_answer}
-    if schema != "current":
-        raise ValueError(f"schema must be one of {', '.join(SCHEMAS)}, not {schema!r}")
-    return {
-        "user_input": item.question,
-        "retrieved_contexts": contexts,
-        "retrieved_context_ids": [s.passage.id for s in answer.passages],
-        "response": response,
-        "reference": item.reference_answer,
-        # the gold quotes: what context recall and precision compare the contexts with
-        "reference_contexts": [e.quote for e in item.evidence],
-    }
+        values: tuple[Any, ...] = (item.question, response, contexts, item.reference_answer)
+    else:
+        # the gold quotes are what context recall and precision compare the contexts with
+        values = (item.question, contexts, [s.passage.id for s in answer.passages], response,
+                  item.reference_answer, [e.quote for e in item.evidence])
+    return dict(zip(FIELDS[schema], values, strict=True))

@@ -169,7 +169,7 @@ def train(groups: Sequence[Group], e5_folder: Path, options: ReaderTraining,
           progress: Progress | None = None) -> Any:
     import torch
 
-    from ingest.e5engine import cpu_has_native_bf16, load_tokenizer, thread_count
+    from store.e5engine import cpu_has_native_bf16, load_tokenizer, thread_count
 
     torch.manual_seed(options.seed)
     shuffle = random.Random(options.seed)

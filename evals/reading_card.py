@@ -21,7 +21,7 @@ def passage_keys(items: Sequence[ReadingItem], corpus: Path,
     an ingest with the default settings chunks it."""
     from evals.source_text import SourceLibrary
     from ingest.chunk import Chunker
-    from ingest.options import IndexOptions
+    from store.options import IndexOptions
 
     options = IndexOptions()
     chunker = Chunker(count_tokens, max_tokens=max_tokens, target_tokens=options.chunk_tokens,

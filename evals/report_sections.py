@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evals.metrics import HEADLINE_METRICS
-from evals.report_tables import fmt
+from evals.report_tables import fmt, signed
 from evals.slices import KINDS, SLICE_METRICS
 from evals.stats import BINARY
 
@@ -74,7 +74,7 @@ def comparison_sections(results: dict[str, Any]) -> list[Section]:
             if metric in BINARY and row.get("p_mcnemar") is not None:
                 only_a, only_b = row["discordant"]
                 test = f"{row['p_mcnemar']:.3f} ({only_a}/{only_b})"
-            rows.append([metric, fmt(row["a"]), fmt(row["b"]), _signed(row["difference"]),
+            rows.append([metric, fmt(row["a"]), fmt(row["b"]), signed(row["difference"]),
                          f"{interval[0]:+.3f} … {interval[1]:+.3f}" if interval else "–",
                          test, row["verdict"]])
         source = ("" if entry["b_source"] == entry["a_source"]
@@ -133,7 +133,3 @@ def review_section(results: dict[str, Any]) -> Section | None:
             "applied to each labelled citation's passage; kappa corrects the agreement for "
             "chance (1 = perfect, 0 = chance level).")
     return Section("Citation relevance: gold-quote rule vs reviewers", tables, note)
-
-
-def _signed(value: float | None) -> str:
-    return "–" if value is None else f"{value:+.3f}"

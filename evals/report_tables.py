@@ -22,6 +22,11 @@ def fmt(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
+def signed(value: float | None) -> str:
+    """A difference with its sign: '+0.012', '–' when unknown."""
+    return "–" if value is None else f"{value:+.3f}"
+
+
 def fmt_delta(value: float | None, metric: str = "") -> str:
     if value is None:
         return "–"

@@ -22,18 +22,19 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assistant.answer import Answerer, make_answerer
+from assistant.answer import Answerer
+from assistant.answerers import make_answerer
 from assistant.cite import marker_numbers, strip_markers
 from assistant.pipeline import Assistant, build_assistant
-from assistant.settings import ANSWER_SHAPING, Settings
 from bronwijzer.domain import Answer, BronwijzerError, ScoredPassage
 from bronwijzer.settings import env_name, parse_value
 from evals import compare, metrics, refusal_fit, slices
 from evals.dataset import Evidence, Item
 from evals.metrics import CitationCheck, FollowUpResult, ItemResult, RetrievedPassage
+from presentation.settings import ANSWER_SHAPING, Settings
 
 if TYPE_CHECKING:
-    from ingest.store import Index
+    from store.index import Index
 
 RETRIEVAL_DEPTH = metrics.K_MAX
 SNIPPET_CHARS = 300
@@ -59,14 +60,14 @@ class RunConfig:
     def settings(self, configured: Settings) -> Settings:
         settings = configured.with_(**(BASE_CONFIGS[self.base] | self.overrides))
         settings.validate()
-        if self.base == "rerank" and not settings.retrieval.reranker_model:
-            raise BronwijzerError("config rerank needs BRONWIJZER_RERANKER_MODEL")
+        if self.base == "rerank" and not settings.rerank.reranker_model:
+            raise BronwijzerError(f"config rerank needs {env_name('reranker_model')}")
         return settings
 
 
 def default_config_names(settings: Settings) -> list[str]:
     names = ["bm25", "dense", "hybrid"]
-    if settings.retrieval.reranker_model:
+    if settings.rerank.reranker_model:
         names.append("rerank")
     if settings.llm.configured:
         names.append("llm")
@@ -234,7 +235,7 @@ def run_evaluation(items: Sequence[Item], index: Index, settings: Settings,
         dataset=dataset, split=split, default_config=default, configs=list(configs),
         config_settings=config_settings, items=results,
         unreachable=unreachable_evidence(items, index),
-        refusal_threshold=settings.answer.refusal_threshold, seconds=time.perf_counter() - started,
+        refusal_threshold=settings.refusal.refusal_threshold, seconds=time.perf_counter() - started,
         refusal=refusal,
         document_types={d.name: d.document_type or "" for d in index.documents()},
     )

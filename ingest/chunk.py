@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from itertools import groupby
 
 from bronwijzer.domain import Block, Document, Passage
-from bronwijzer.text import sentence_spans
+from bronwijzer.text import heading_prefix, sentence_spans
 
 SECTION_SEPARATOR = " › "
 
@@ -164,12 +164,3 @@ class Chunker:
             regulatory_layer=document.regulatory_layer,
             url=url,
         )
-
-
-def heading_prefix(title: str, section: str) -> str:
-    return f"{title} — {section}\n" if section else f"{title}\n"
-
-
-def embedding_text(passage: Passage) -> str:
-    """What the dense and lexical indexes see: title and section give context."""
-    return heading_prefix(passage.title, passage.section) + passage.text

@@ -1,8 +1,6 @@
-"""Law versions in an index, and `bronwijzer corpus add-law`: keeping laws current.
+"""`bronwijzer corpus add-law`: keeping laws current.
 
-`law_versions` joins what the index holds (documents with a BWB id and a start date)
-with what the corpus catalogue lists, into the `LawVersions` retrieval and the dated
-notice consult. `add_laws` brings regelrecht versions (a file, a folder of versions, or
+`add_laws` brings regelrecht versions (a file, a folder of versions, or
 an address: a file or a folder listing, the regelrecht corpus on GitHub among them) into
 the corpus folder under a unique name and ingests them incrementally: an unchanged
 version is skipped, a new one is added beside the old ones, which stay as they are.
@@ -21,10 +19,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from bronwijzer.domain import BronwijzerError
-from bronwijzer.versions import LawVersions, Version, version_start
-from ingest.catalog import DocumentRecord
-from ingest.loaders.regelrecht import _load_regelrecht
-from ingest.sources import OFFLINE, SourceCatalogue
+from bronwijzer.files import file_sha256
+from ingest.loaders.regelrecht import load_regelrecht
+from store.sources import OFFLINE, SourceCatalogue
 
 LAW_SUFFIXES = (".yaml", ".yml")
 # `bronwijzer corpus add-law <name>`: the law's folder in the regelrecht corpus on GitHub
@@ -32,21 +29,6 @@ REGELRECHT = "https://api.github.com/repos/MinBZK/regelrecht-corpus/contents/reg
 MAX_LAW_BYTES = 20 * 1024 * 1024
 
 
-def law_versions(records: list[DocumentRecord], catalogue: SourceCatalogue) -> LawVersions:
-    """The indexed versions (their BWB id and dates from the index, filled in from the
-    catalogue for an index built before versions existed) and the catalogued ones."""
-    versions = catalogue.versions()
-    for record in records:
-        source = catalogue.source(record.name)
-        bwb = record.bwb_id or (source.law if source else None)
-        start = version_start(record.valid_from or (source.valid_from if source else None),
-                              record.version_date or (source.version_date if source else None))
-        if bwb and start:
-            versions.append(Version(record.name, bwb, *start, indexed=True, title=record.title))
-    return LawVersions(versions)
-
-
-# --- add-law -------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class LawFile:
     """A regelrecht version placed in the corpus folder."""
@@ -87,7 +69,7 @@ def place(found: list[tuple[str, bytes]], folder: Path) -> list[LawFile]:
     nothing is half added) and write the new ones into `folder` under their names."""
     parsed = []
     for origin, data in found:
-        law = _load_regelrecht(data, origin)  # IngestError: file and field
+        law = load_regelrecht(data, origin)  # IngestError: file and field
         assert law.name and law.bwb_id and law.valid_from
         parsed.append((origin, data, law))
     names = [law.name for _, _, law in parsed]
@@ -101,7 +83,7 @@ def place(found: list[tuple[str, bytes]], folder: Path) -> list[LawFile]:
         known = sorted(folder.glob(f"*_{law.bwb_id}_{law.valid_from}.y*ml"))
         path = known[0] if known else folder / str(law.name)
         digest = hashlib.sha256(data).hexdigest()
-        status = "present" if path.exists() and _sha256(path) == digest else "copied"
+        status = "present" if path.exists() and file_sha256(path) == digest else "copied"
         if status == "copied":
             tmp = path.with_name(path.name + ".part")
             tmp.write_bytes(data)
@@ -136,10 +118,6 @@ def catalogue_entries(placed: list[LawFile], catalogue: SourceCatalogue) -> str:
 
 def _toml(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)  # a JSON string is a valid TOML basic string
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 # --- fetching ------------------------------------------------------------------------------

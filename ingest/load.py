@@ -25,11 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bronwijzer.domain import Document, IngestError
+from bronwijzer.settings import env_name
+from bronwijzer.text import error_line
 from ingest.loaders import LOADERS
 from ingest.loaders.pdf import split_pdf_paragraphs
 from ingest.loaders.structure import (
     SectionTracker,
-    _short_cause,
     decode_text,
     normalise_heading,
     split_paragraphs,
@@ -245,7 +246,7 @@ def load_document(path: str | Path, *, max_bytes: int | None = None) -> Document
     except IngestError:
         raise
     except Exception as exc:  # a loader bug or library surprise: still one clear line
-        raise IngestError(str(absolute), f"unexpected error ({_short_cause(exc)})") from exc
+        raise IngestError(str(absolute), f"unexpected error ({error_line(exc)})") from exc
 
 
 def _load(path: Path, max_bytes: int | None) -> Document:
@@ -292,7 +293,7 @@ def _read_bytes(path: Path, max_bytes: int | None) -> bytes:
         raise IngestError(
             where,
             f"file is {size / _MB:.1f} MB, larger than the limit of {_format_limit(max_bytes)} "
-            "(BRONWIJZER_MAX_FILE_MB)",
+            f"({env_name('max_file_mb')})",
         )
     try:
         return path.read_bytes()

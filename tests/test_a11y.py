@@ -21,8 +21,8 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
-from assistant.settings import Settings
-from assistant.web.app import build_app
+from presentation.settings import Settings
+from presentation.web.app import build_app
 from tests.conftest import running
 from tests.test_web import (
     ANSWER_TIMEOUT_MS,

@@ -24,8 +24,8 @@ def sample_assistant(sample_index, embeddings):
 def test_the_placeholder_and_every_example_are_answered(demo_index, embeddings) -> None:
     """Over what `make demo` serves (corpus/): a first-time user's first clicks work."""
     from assistant.pipeline import build_assistant
-    from assistant.web import layout
-    from assistant.web.chat import DEFAULT_EXAMPLES
+    from presentation.web import layout
+    from presentation.web.chat import DEFAULT_EXAMPLES
 
     assert f"Bijvoorbeeld: {PLACEHOLDER}" in Path(layout.__file__).read_text("utf-8")
     assert PLACEHOLDER in DEFAULT_EXAMPLES

@@ -9,13 +9,25 @@ from pathlib import Path
 
 import pytest
 
-from assistant.settings import ANSWER_SHAPING, SECRETS, Settings, settings_table
 from bronwijzer.domain import BronwijzerError
 from bronwijzer.settings import env_name
+from presentation.settings import ANSWER_SHAPING, SECRETS, Settings, settings_table
 
 PROJECT = Path(__file__).resolve().parent.parent
-# each room may import the rooms below it, never those above
-LAYERS = ["bronwijzer", "ingest", "assistant", "evals", "cli"]
+# the floors, bottom up: each room may import the rooms listed for it and itself, no other.
+# The write side (ingest) and the question side (assistant) share the read side (store)
+# and never import each other.
+FLOORS = {
+    "bronwijzer": set(),
+    "store": {"bronwijzer"},
+    "ingest": {"bronwijzer", "store"},
+    "assistant": {"bronwijzer", "store"},
+    "presentation": {"bronwijzer", "store", "assistant"},
+    "evals": {"bronwijzer", "store", "ingest", "assistant", "presentation"},
+    "bench": {"bronwijzer", "store", "ingest", "assistant", "presentation"},
+    "cli": {"bronwijzer", "store", "ingest", "assistant", "presentation", "evals"},
+}
+LAYERS = list(FLOORS)
 PRODUCT = LAYERS
 MAX_LINES = 400
 
@@ -39,10 +51,50 @@ def imported_rooms(path: Path) -> set[str]:
 
 @pytest.mark.parametrize("room", LAYERS)
 def test_rooms_import_only_the_rooms_below_them(room: str) -> None:
-    allowed = set(LAYERS[: LAYERS.index(room) + 1])
+    allowed = FLOORS[room] | {room}
     upward = {f"{path.relative_to(PROJECT)} imports {', '.join(sorted(bad))}"
               for path in modules(room) if (bad := imported_rooms(path) - allowed)}
     assert not upward
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PROJECT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module → the product modules it imports, anywhere in the file (inside functions
+    and under TYPE_CHECKING too: an import there still closes a circle)."""
+    paths = {module_name(p): p for room in PRODUCT for p in modules(room)}
+    graph = {}
+    for name, path in paths.items():
+        targets: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.Import):
+                targets |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                targets |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
+        graph[name] = {t for t in targets if t in paths and t != name}
+    return graph
+
+
+def test_no_module_imports_itself_back_through_others() -> None:
+    graph = import_graph()
+    finished: set[str] = set()
+    circles: list[list[str]] = []
+
+    def visit(name: str, path: list[str]) -> None:
+        for target in sorted(graph[name]):
+            if target in path:
+                circles.append([*path[path.index(target):], target])
+            elif target not in finished:
+                visit(target, [*path, target])
+        finished.add(name)
+
+    for name in sorted(graph):
+        if name not in finished:
+            visit(name, [name])
+    assert not circles, [" → ".join(circle) for circle in circles]
 
 
 def test_no_product_module_is_over_400_lines() -> None:
@@ -57,7 +109,7 @@ def test_settings_are_routed_to_the_stage_that_owns_them() -> None:
     assert settings.retrieval.top_k == 4 and settings.web.auth_file == "users.txt"
     assert settings.index.chunk_tokens == 200 and settings.answer.answer_sentences == 2
     changed = settings.with_(rrf_k=10, caution_threshold=0.9)
-    assert changed.retrieval.rrf_k == 10 and changed.answer.caution_threshold == 0.9
+    assert changed.retrieval.rrf_k == 10 and changed.refusal.caution_threshold == 0.9
     assert changed.retrieval.top_k == 4  # the rest is kept
     with pytest.raises(BronwijzerError, match="unknown setting 'topk'"):
         settings.with_(topk=3)
@@ -93,7 +145,7 @@ def test_a_missing_package_gives_one_clear_line(monkeypatch, capsys, tmp_path) -
     from cli.main import main
 
     monkeypatch.setitem(sys.modules, "gradio", None)  # as if it were not installed
-    monkeypatch.delitem(sys.modules, "assistant.web.app", raising=False)
+    monkeypatch.delitem(sys.modules, "presentation.web.app", raising=False)
     assert main(["serve", "--index", str(tmp_path / "nowhere")]) == 1
     error = capsys.readouterr().err.strip()
     assert error.count("\n") == 0 and "'gradio'" in error and "make install" in error

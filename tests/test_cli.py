@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant.settings import settings_table
 from bronwijzer.domain import CAUTION_TEXT
+from cli.common import EXIT_PARTIAL
+from presentation.settings import settings_table
 from tests.conftest import PROJECT, SAMPLE
 from tests.pdf_factory import dutch_pdf, encrypted_pdf, image_only_pdf, truncated_pdf
 
@@ -177,3 +178,16 @@ def test_readme_settings_table_matches_the_settings():
     start = readme.index("\n", readme.index("<!-- settings-table")) + 1
     end = readme.index("<!-- /settings-table -->")
     assert readme[start:end].strip() == settings_table().strip()
+
+
+def test_corpus_download_offline_is_one_line(tmp_path: Path) -> None:
+    """`make demo` offline: one line on stderr and, with --offline-ok, no failure."""
+    catalogue = tmp_path / "sources.toml"
+    catalogue.write_text('[[source]]\ntitle = "Rapport"\nfile = "rapport.pdf"\n'
+                         'download_url = "http://127.0.0.1:9/rapport.pdf"\n', "utf-8")
+    env = {"BRONWIJZER_SOURCES": str(catalogue)}
+    strict = run("corpus", "download", "--to", str(tmp_path / "docs"), check_code=None, **env)
+    assert strict.returncode == EXIT_PARTIAL
+    result = run("corpus", "download", "--to", str(tmp_path / "docs"), "--offline-ok", **env)
+    assert result.stderr.strip().count("\n") == 0 and "no network access" in result.stderr
+    assert not (tmp_path / "docs" / "rapport.pdf").exists()

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from assistant.course import load_course
 from bronwijzer.domain import BronwijzerError
+from presentation.course import load_course
 from tests.conftest import PROJECT
 
 COURSE = PROJECT / "courses" / "openbare-orde-in-de-wijk.toml"
@@ -48,9 +48,9 @@ def test_a_bad_course_is_a_clear_error_naming_file_and_field(tmp_path, text, mes
 def test_handouts_carry_every_question_citation_and_locator(demo_index, tmp_path) -> None:
     import docx
 
-    from assistant.course import answer_course
-    from assistant.course_handout import write_course_handout
     from assistant.pipeline import build_assistant
+    from presentation.course import answer_course
+    from presentation.course_handout import write_course_handout
 
     course = load_course(COURSE)
     answered = answer_course(build_assistant(demo_index), course)

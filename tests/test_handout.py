@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
 
-from assistant.handout import HANDOUT_NAME, conversation_markdown, markdown_escape, write_handout
 from bronwijzer.domain import CAUTION_TEXT, REFUSAL_TEXT
+from bronwijzer.text import markdown_escape
+from presentation.handout import HANDOUT_NAME, conversation_markdown, write_handout
 
 
 def unescape(markdown: str) -> str:
-    """What a reader sees: backslash escapes removed."""
-    return re.sub(r"\\(.)", r"\1", markdown)
+    """What a reader sees: backslash escapes and entities resolved."""
+    return html.unescape(re.sub(r"\\(.)", r"\1", markdown))
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +75,7 @@ def test_cautioned_answers_say_so_in_the_handout_and_the_chat(sample_index, embe
     from dataclasses import replace
 
     from assistant.pipeline import build_assistant
-    from assistant.web.render import answer_markdown
+    from presentation.web.render import answer_markdown
 
     # every answer falls in the caution band when the caution threshold is above any cosine
     settings = sample_index.with_(refusal_model="cosine", caution_threshold=0.999)

@@ -19,11 +19,11 @@ from typing import Any
 
 import pytest
 
-from assistant.settings import Settings
-from bench import soak
+from bench import load, soak
 from bronwijzer.domain import REFUSAL_TEXT
 from ingest.pipeline import Ingestor
-from ingest.store import Index
+from presentation.settings import Settings
+from store.index import Index
 from tests import pdf_factory
 from tests.conftest import ARTIFACTS, PROJECT, SAMPLE, exclusive, running, small_disk
 
@@ -228,7 +228,7 @@ def test_disk_full_during_ingest_fails_that_file_and_a_rerun_completes(
 
     # ENOSPC while publishing the BM25 snapshot: a clear error, the old snapshot stays
     index = Index(settings.index, embeddings=embeddings)
-    monkeypatch.setattr("ingest.lexical.LexicalIndex.save", _enospc)
+    monkeypatch.setattr("store.lexical.LexicalIndex.save", _enospc)
     from bronwijzer.domain import BronwijzerError
 
     docs[3].write_text(docs[3].read_text("utf-8") + "\nExtra alinea over buurtbudgetten.\n")
@@ -338,7 +338,7 @@ def test_chroma_server_going_away_mid_ingest_and_mid_question(tmp_path, embeddin
     from assistant.pipeline import STORE_DOWN_TEXT, build_assistant
 
     docs = soak.write_docs(tmp_path / "docs", count=6, repeat=4)
-    server = soak.ChromaServer(tmp_path / "chroma-data")
+    server = load.ChromaServer(tmp_path / "chroma-data")
     try:
         server.start()
     except RuntimeError as exc:
@@ -397,10 +397,10 @@ def test_concurrent_chat_sessions_through_the_gradio_api(shared_index, tmp_path)
     sessions = int(os.environ.get("BRONWIJZER_LOAD_SESSIONS", "20"))
     seconds = float(os.environ.get("BRONWIJZER_LOAD_SECONDS", "8"))  # make soak runs 60 s
     settings, _ = shared_index
-    questions = soak.load_questions(PROJECT / "evals" / "datasets" / "shared_corpus.jsonl",
+    questions = load.load_questions(PROJECT / "evals" / "datasets" / "shared_corpus.jsonl",
                                     limit=sessions)
-    with soak.web_server(settings.index.index_dir, tmp_path) as (url, pid):
-        figures = soak.run_load(url, pid, questions, sessions=sessions, seconds=seconds)
+    with load.web_server(settings.index.index_dir, tmp_path) as (url, pid):
+        figures = load.run_load(url, pid, questions, sessions=sessions, seconds=seconds)
     record("load", figures)
     assert figures["errors"] == 0, figures["error_samples"]
     assert figures["cross_talk"] == 0, figures["cross_talk_samples"]
@@ -453,26 +453,26 @@ def test_odd_questions_get_clear_polite_answers(sample_assistant):
 def test_odd_questions_through_the_web_api(sample_assistant, sample_index, tmp_path):
     from gradio_client import Client
 
-    from assistant.web.app import build_app
+    from presentation.web.app import build_app
 
     settings = sample_index.with_(feedback_db=tmp_path / "feedback.sqlite3")
     outcomes = {}
     with running(build_app(sample_assistant, settings)) as url:
         client = Client(url, verbose=False)
         for kind, question in ODD_QUESTIONS.items():
-            result = client.predict(*soak.chat_args(question), api_name=soak.CHAT_API)
+            result = client.predict(*load.chat_args(question), api_name=load.CHAT_API)
             messages = result[0]
             if kind in ("empty", "whitespace"):
                 # nothing is sent: the page shows "Typ eerst een vraag." as a notice
                 assert not isinstance(messages, list) or messages == [], kind
                 outcomes[kind] = "not sent (notice 'Typ eerst een vraag.')"
                 continue
-            reply = soak._content(messages[-1])
+            reply = load.message_text(messages[-1])
             assert messages[-1]["role"] == "assistant" and reply.strip(), kind
             if kind == "50k_chars":
                 assert "kortere vraag" in reply
             for raw in ("<script", "<svg", "](javascript"):
-                assert raw not in reply and raw not in soak._content(messages[-2]), kind
+                assert raw not in reply and raw not in load.message_text(messages[-2]), kind
             outcomes[kind] = reply[:60]
         client.close()
     record("input_limits_web", outcomes)
@@ -504,7 +504,7 @@ OBEYING_REPLIES = {
 @pytest.mark.slow
 def test_llm_obeying_injected_instructions_is_caught_by_citation_checks(tmp_path, embeddings):
     from assistant.pipeline import build_assistant
-    from assistant.web.render import answer_markdown
+    from presentation.web.render import answer_markdown
     from tests.fake_openai import FakeOpenAI
 
     hostile = tmp_path / "docs" / "wijkbudget.md"
@@ -540,9 +540,9 @@ def test_the_web_app_has_no_upload_path(sample_assistant, sample_index, tmp_path
     import gradio as gr
     import httpx
 
-    from assistant.web.app import build_app
-    from assistant.web.chat import WebChat
-    from assistant.web.layout import build_blocks
+    from presentation.web.app import build_app
+    from presentation.web.chat import WebChat
+    from presentation.web.layout import build_blocks
 
     settings = sample_index.with_(feedback_db=tmp_path / "feedback.sqlite3")
     blocks = build_blocks(WebChat(sample_assistant, settings))

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from assistant.settings import Settings
 from ingest.pipeline import Ingestor
-from ingest.store import Index
+from presentation.settings import Settings
+from store.index import Index
 from tests.conftest import running
 from tests.fake_openai import FakeOpenAI
 from tests.test_hardening import record
@@ -71,7 +71,7 @@ LIVE_ELEMENTS = """() => document.querySelectorAll(
 @pytest.fixture(scope="module")
 def hostile_llm_server(tmp_path_factory, embeddings) -> Iterator[tuple[str, FakeOpenAI]]:
     from assistant.pipeline import build_assistant
-    from assistant.web.app import build_app
+    from presentation.web.app import build_app
 
     folder = tmp_path_factory.mktemp("hostile-llm")
     docs = folder / "docs"

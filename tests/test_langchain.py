@@ -20,8 +20,8 @@ from langchain_openai import ChatOpenAI
 
 from assistant.langchain import BronwijzerRetriever
 from assistant.pipeline import build_assistant
-from assistant.settings import Settings
 from bronwijzer.domain import Filters
+from presentation.settings import Settings
 from tests.fake_openai import FakeOpenAI
 
 QUESTION = "Wat is sociale herovering?"
@@ -44,7 +44,7 @@ PAGE_QUESTION = "Wie is het vaste aanspreekpunt voor bewoners van de flats?"
 def index_settings(tmp_path_factory: pytest.TempPathFactory, embeddings) -> Settings:
     """The bundled sample (Markdown, no pages) and a three-page PDF, in small passages."""
     from ingest.pipeline import Ingestor
-    from ingest.store import Index
+    from store.index import Index
 
     folder = tmp_path_factory.mktemp("langchain")
     pdf = pdf_factory.write_text_pdf(folder / "nota_wijkbeheer.pdf", NOTA_PAGES)
@@ -69,7 +69,7 @@ def test_documents_carry_the_passage_and_where_it_comes_from(retriever) -> None:
     assert top["source"] == top["document"] == SAMPLE.name  # the file name, as LangChain's key
     assert top["passage_id"] == documents[0].id and isinstance(top["score"], float)
     assert top["title"] and top["publisher"] and top["year"] == 2021
-    assert "page" not in top  # a Markdown file has no pages: no key rather than None
+    assert top["page"] is None  # a Markdown file has no pages: the key, with None
     assert "text" not in top  # the text is page_content, not repeated in metadata
 
 
@@ -79,6 +79,9 @@ def test_pdf_documents_carry_a_one_based_page_and_locator(retriever) -> None:
     # Bronwijzer counts pages from 1, as printed; PyPDFLoader would say page 2 here
     assert top.metadata["source"] == "nota_wijkbeheer.pdf"
     assert top.metadata["page"] == 3 and top.metadata["locator"] == "p. 3"
+    # a chain reads the same keys from every document, paged or not
+    markdown = retriever.invoke(QUESTION)[0]
+    assert set(top.metadata) == set(markdown.metadata)
 
 
 def test_filters_apply_inside_the_retriever(retriever) -> None:

@@ -150,10 +150,10 @@ def test_each_version_is_in_force_until_the_next_one_starts() -> None:
 def versioned(tmp_path_factory, embeddings):
     """An index of two versions of a small law and one other document."""
     from assistant.pipeline import build_assistant
-    from assistant.settings import Settings
     from ingest.pipeline import Ingestor
-    from ingest.sources import SourceCatalogue
-    from ingest.store import Index
+    from presentation.settings import Settings
+    from store.index import Index
+    from store.sources import SourceCatalogue
     from tests.conftest import SAMPLE
 
     root = tmp_path_factory.mktemp("versions")
@@ -270,8 +270,8 @@ def add_law(tmp_path: Path, target: str, monkeypatch, capsys) -> tuple[int, str,
 
 def test_add_law_fetches_versions_and_ingests_only_what_is_new(tmp_path, law_server,
                                                                 monkeypatch, capsys) -> None:
-    from ingest.catalog import Catalog
-    from ingest.sources import SourceCatalogue
+    from store.catalog import Catalog
+    from store.sources import SourceCatalogue
 
     base, folder = law_server
     listing = f"{base}/regulation/nl/wet/wet_proefwonen/"
@@ -315,10 +315,10 @@ def test_add_law_from_a_file_or_folder_refuses_a_bad_version_and_changes_nothing
 
 
 def test_a_bad_version_leaves_what_is_stored_as_it_was(tmp_path, embeddings) -> None:
-    from assistant.settings import Settings
     from ingest.pipeline import Ingestor
-    from ingest.sources import SourceCatalogue
-    from ingest.store import Index
+    from presentation.settings import Settings
+    from store.index import Index
+    from store.sources import SourceCatalogue
 
     settings = Settings.from_env({}, index_dir=tmp_path / "index", reader="off")
     index = Index(settings.index, create=True, embeddings=embeddings)

@@ -17,9 +17,9 @@ from assistant.reader import (
     encode_pairs,
     load_reader,
 )
-from assistant.settings import Settings
 from bronwijzer.domain import Passage
 from evals.reading import ReadingItem
+from presentation.settings import Settings
 
 PROJECT = Path(__file__).resolve().parent.parent
 SAMPLE = "verwey-jonker_nieuw_wijkenbeleid_perspectief_bieden_2021.md"
@@ -27,7 +27,7 @@ SAMPLE = "verwey-jonker_nieuw_wijkenbeleid_perspectief_bieden_2021.md"
 
 @pytest.fixture(scope="module")
 def e5_folder() -> Path:
-    from ingest.e5convert import converted_folder
+    from store.e5convert import converted_folder
 
     return converted_folder(Settings.from_env().index.model_cache_dir)
 
@@ -38,7 +38,7 @@ def passage(text: str, ordinal: int = 0) -> Passage:
 
 
 def test_pairs_keep_the_passage_offsets_and_the_budget(e5_folder: Path) -> None:
-    from ingest.e5engine import load_tokenizer
+    from store.e5engine import load_tokenizer
 
     tokenizer = load_tokenizer(e5_folder)
     text = "De burgemeester kan een woning sluiten. Het verbod duurt tien dagen."
@@ -149,7 +149,7 @@ def test_the_readme_shows_the_measured_learning_curve() -> None:
 def test_readings_come_back_from_the_vector_cache_identical_without_the_model(
         e5_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from assistant.reader import MODEL_DIR
-    from ingest.vector_cache import VectorCache
+    from store.vector_cache import VectorCache
 
     store = VectorCache(tmp_path / "vectors.sqlite3")
     passages = [passage("De burgemeester kan een woning sluiten bij ernstige overlast. "

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant.settings import Settings
 from ingest.pipeline import Ingestor
-from ingest.store import Index
+from presentation.settings import Settings
+from store.index import Index
 from tests.conftest import PROJECT, free_port
 
 OLD_TOPICS = [

@@ -26,12 +26,12 @@ from typing import Any
 import httpx
 import pytest
 
-from assistant.feedback import FeedbackStore
-from assistant.settings import Settings
-from assistant.web.app import DOCUMENT_POLICY, build_app
-from assistant.web.auth import SESSION_COOKIE, LoginThrottle, hash_password, wait_text
-from assistant.web.chat import QuestionLimit
-from bench import soak
+from bench import load
+from presentation.feedback import FeedbackStore
+from presentation.settings import Settings
+from presentation.web.app import DOCUMENT_POLICY, build_app
+from presentation.web.auth import SESSION_COOKIE, LoginThrottle, hash_password, wait_text
+from presentation.web.chat import QuestionLimit
 from tests import pdf_factory
 from tests.conftest import PROJECT, SAMPLE, free_port, running
 from tests.test_hardening import record
@@ -48,7 +48,7 @@ COMMON = {"x-content-type-options": "nosniff", "referrer-policy": "same-origin",
 def security_index(tmp_path_factory, embeddings) -> Settings:
     """The bundled sample and a generated PDF (so there is a document URL)."""
     from ingest.pipeline import Ingestor
-    from ingest.store import Index
+    from store.index import Index
 
     folder = tmp_path_factory.mktemp("security")
     (folder / "docs").mkdir()
@@ -101,7 +101,7 @@ def respond_fn(client: httpx.Client) -> int:
 
 
 def answer_text(result: Any) -> str:
-    return soak._content(result[0][-1])
+    return load.message_text(result[0][-1])
 
 
 # --- headers ---------------------------------------------------------------------------------
@@ -184,7 +184,7 @@ def test_large_request_bodies_are_refused_early(security_assistant, security_ind
         client = Client(url, verbose=False)
         long_question = "Wat is sociale herovering? " * 1852
         assert "kortere vraag" in answer_text(
-            client.predict(*soak.chat_args(long_question), api_name=soak.CHAT_API))
+            client.predict(*load.chat_args(long_question), api_name=load.CHAT_API))
         client.close()
     record("security_body_limit", {"limit_bytes": limit, "declared_over_limit": 413,
                                    "chunked_over_limit": 413,
@@ -212,10 +212,10 @@ def test_too_many_questions_get_a_polite_message(security_assistant, security_in
 
     with serve(security_assistant, security_index, tmp_path, questions_per_minute=3) as url:
         client = Client(url, verbose=False)
-        replies = [client.predict(*soak.chat_args(QUESTION), api_name=soak.CHAT_API)
+        replies = [client.predict(*load.chat_args(QUESTION), api_name=load.CHAT_API)
                    for _ in range(4)]
         other = Client(url, verbose=False)  # another session has its own count
-        fresh = answer_text(other.predict(*soak.chat_args(QUESTION), api_name=soak.CHAT_API))
+        fresh = answer_text(other.predict(*load.chat_args(QUESTION), api_name=load.CHAT_API))
         client.close()
         other.close()
     answers = [answer_text(r) for r in replies]
@@ -346,7 +346,7 @@ def test_feedback_rows_hold_a_random_session_id_not_who_gave_it(
     def rate(url: str, cookie: str | None = None) -> None:
         headers = {"Cookie": f"{SESSION_COOKIE}={cookie}"} if cookie else None
         client = Client(url, verbose=False, headers=headers)
-        client.predict(*soak.chat_args(QUESTION), api_name=soak.CHAT_API)
+        client.predict(*load.chat_args(QUESTION), api_name=load.CHAT_API)
         client.predict(f"over {PERSONAL}", api_name="/feedback_down")
         client.predict("", api_name="/feedback_up")
         client.close()
@@ -434,8 +434,8 @@ def test_serve_logs_no_question_text_and_purges_at_start(security_assistant, sec
         with serve_process(security_index.index.index_dir, workdir,
                            BRONWIJZER_LOG_QUESTIONS=logging_on) as (url, log):
             client = Client(url, verbose=False)
-            reply = answer_text(client.predict(*soak.chat_args(question),
-                                               api_name=soak.CHAT_API))
+            reply = answer_text(client.predict(*load.chat_args(question),
+                                               api_name=load.CHAT_API))
             client.predict(f"Antwoord voor {PERSONAL} klopt niet", api_name="/feedback_down")
             client.close()
         output = log.read_text("utf-8")

@@ -13,10 +13,9 @@ from pathlib import Path
 import pytest
 
 from assistant.cite import MARKER
-from bronwijzer.domain import REFUSAL_TEXT, Filters
+from bronwijzer.domain import REFUSAL_TEXT, Filters, embedding_text
 from bronwijzer.text import flatten_whitespace
-from ingest.chunk import embedding_text
-from ingest.store import Index
+from store.index import Index
 
 pytestmark = pytest.mark.slow
 

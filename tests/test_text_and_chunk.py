@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bronwijzer.domain import Block, Document
+from bronwijzer.domain import Block, Document, embedding_text
 from bronwijzer.text import split_sentences, stems
-from ingest.chunk import Chunker, embedding_text
+from ingest.chunk import Chunker
 
 
 def test_dutch_abbreviations_do_not_end_sentences():

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ingest.embed import PassageEmbeddings
-from ingest.vector_cache import CachedEmbeddings, VectorCache, text_key, with_cache
+from store.embeddings import PassageEmbeddings
+from store.vector_cache import CachedEmbeddings, VectorCache, text_key, with_cache
 
 PROJECT = Path(__file__).resolve().parents[1]
 TEXTS = ["De burgemeester kan een woning sluiten.", "Sociale herovering vraagt handhaving.",
@@ -175,7 +175,7 @@ def test_a_garbage_cache_file_warns_once_and_vectors_stay_correct(tmp_path, real
     path = tmp_path / "v.sqlite3"
     garbage = b"this is not a database " * 200
     path.write_bytes(garbage)
-    with caplog.at_level(logging.WARNING, logger="ingest.vector_cache"):
+    with caplog.at_level(logging.WARNING, logger="store.vector_cache"):
         cached = with_cache(model, path)
         vectors = cached.encode_passages(TEXTS)
         again = cached.encode_passages(TEXTS)
@@ -183,7 +183,7 @@ def test_a_garbage_cache_file_warns_once_and_vectors_stay_correct(tmp_path, real
     assert np.array_equal(vectors, real.encode_passages(TEXTS)) and np.array_equal(again, vectors)
     assert np.array_equal(query, real.encode_query(QUESTION))
     assert model.sent == [*TEXTS, *TEXTS, QUESTION]  # no cache: embedded each time
-    warnings = [r.getMessage() for r in caplog.records if r.name == "ingest.vector_cache"]
+    warnings = [r.getMessage() for r in caplog.records if r.name == "store.vector_cache"]
     assert len(warnings) == 1, warnings
     assert str(path) in warnings[0] and "\n" not in warnings[0]
     assert cached.cache.error is not None
@@ -195,7 +195,7 @@ WRITER = """
 import sys, time
 from pathlib import Path
 import numpy as np
-from ingest.vector_cache import VectorCache
+from store.vector_cache import VectorCache
 
 path, go = sys.argv[1], Path(sys.argv[2])
 n, batches, own_n, shared_n = map(int, sys.argv[3:7])

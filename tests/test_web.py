@@ -23,24 +23,6 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from assistant.settings import Settings
-from assistant.web.app import build_app
-from assistant.web.auth import (
-    SESSION_COOKIE,
-    Sessions,
-    hash_password,
-    load_auth_file,
-    make_authenticator,
-    verify_password,
-)
-from assistant.web.render import (
-    answer_markdown,
-    citation_line,
-    highlight,
-    md_text,
-    quote_span,
-    sources_html,
-)
 from bronwijzer.domain import (
     REFUSAL_TEXT,
     Answer,
@@ -49,6 +31,24 @@ from bronwijzer.domain import (
     Filters,
     Passage,
     ScoredPassage,
+)
+from presentation.settings import Settings
+from presentation.web.app import build_app
+from presentation.web.auth import (
+    SESSION_COOKIE,
+    Sessions,
+    hash_password,
+    load_auth_file,
+    make_authenticator,
+    verify_password,
+)
+from presentation.web.render import (
+    answer_markdown,
+    citation_line,
+    highlight,
+    md_text,
+    quote_span,
+    sources_html,
 )
 from tests.conftest import free_port, running
 from tests.test_security import WATCH_CSP
@@ -149,7 +149,7 @@ def shared_server(shared_assistant, shared_index, tmp_path_factory
 def hostile_server(tmp_path_factory, embeddings) -> Iterator[str]:
     from assistant.pipeline import build_assistant
     from ingest.pipeline import Ingestor
-    from ingest.store import Index
+    from store.index import Index
 
     folder = tmp_path_factory.mktemp("hostile")
     document = folder / "docs" / "buurtpreventie.md"
@@ -316,8 +316,8 @@ def shown_examples(page: Any) -> list[str]:
 @pytest.mark.browser
 def test_course_sessions_ask_with_their_filter_and_laws_name_their_version(
         browser, demo_server, demo_assistant, artifacts) -> None:
-    from assistant.course import load_course
-    from assistant.web.chat import DEFAULT_EXAMPLES
+    from presentation.course import load_course
+    from presentation.web.chat import DEFAULT_EXAMPLES
 
     base_url, _ = demo_server
     course = load_course(COURSE)
@@ -379,8 +379,8 @@ def test_course_sessions_ask_with_their_filter_and_laws_name_their_version(
 @pytest.mark.slow
 def test_without_courses_there_is_no_course_selector(demo_assistant, demo_index,
                                                      tmp_path) -> None:
-    from assistant.web.chat import WebChat
-    from assistant.web.layout import build_blocks
+    from presentation.web.chat import WebChat
+    from presentation.web.layout import build_blocks
 
     def ids(folder: Path) -> set[str]:
         settings = demo_index.with_(courses_dir=folder, feedback_db=tmp_path / "f.sqlite3")
@@ -690,7 +690,7 @@ def test_sources_panel_shows_dates_articles_notices_and_links() -> None:
     assert '<p class="bw-notice">' in panel
     # the address becomes a link, without the sentence's full stop
     assert '<a href="https://wetten.overheid.nl/BWBR0005416" target="_blank"' in panel
-    assert "Rijksoverheid · versie 2015-11-24 · art. 172" in panel
+    assert "Rijksoverheid, versie 2015-11-24 · art. 172" in panel
     assert '<span class="bw-stale">mogelijk verouderd</span>' in panel
     assert ('<a class="bw-current" href="https://wetten.overheid.nl/BWBR0005416"' in panel
             and "Geldende tekst op wetten.overheid.nl" in panel)
@@ -704,7 +704,7 @@ def test_sources_panel_shows_dates_articles_notices_and_links() -> None:
 
 
 def test_course_examples_follow_the_chosen_course_and_session(tmp_path) -> None:
-    from assistant.web.courses import CourseExamples, filter_updates, filter_values
+    from presentation.web.courses import CourseExamples, filter_updates, filter_values
 
     (tmp_path / "wijk.toml").write_text("""title = "Wijk"
 audience = "Wijkregisseurs"
@@ -745,7 +745,7 @@ text = "Wat is sociale herovering?"
 
 
 def test_the_filter_controls_carry_laws_and_the_date_both_ways() -> None:
-    from assistant.web.courses import controls_filters, filter_values
+    from presentation.web.courses import controls_filters, filter_values
 
     chosen = Filters.parse(["law=BWBR0005416", "document=nieuws.md", "geldig_op=2016-01-01"])
     values = filter_values(chosen)

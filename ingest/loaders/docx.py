@@ -13,34 +13,34 @@ import zipfile
 from typing import Any
 
 from bronwijzer.domain import IngestError
+from bronwijzer.text import error_line
 from ingest.loaders.structure import (
-    _blocks_from_events,
-    _clean_title,
-    _EventStream,
-    _Parsed,
-    _short_cause,
+    EventStream,
+    Parsed,
+    blocks_from_events,
+    clean_title,
 )
 
 _DOCX_HEADING_STYLE = re.compile(r"^(?:heading|kop)\s*(\d)$", re.IGNORECASE)
 
 
-def _load_docx(raw: bytes, where: str) -> _Parsed:
+def load_docx(raw: bytes, where: str) -> Parsed:
     import docx  # imported lazily: only needed for .docx files
     from docx.opc.exceptions import PackageNotFoundError
 
     try:
         document = docx.Document(io.BytesIO(raw))
     except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
-        raise IngestError(where, f"not a valid DOCX file ({_short_cause(exc)})") from exc
+        raise IngestError(where, f"not a valid DOCX file ({error_line(exc)})") from exc
     except Exception as exc:  # lxml errors for a damaged document.xml, etc.
-        raise IngestError(where, f"not a valid DOCX file ({_short_cause(exc)})") from exc
-    stream = _EventStream()
+        raise IngestError(where, f"not a valid DOCX file ({error_line(exc)})") from exc
+    stream = EventStream()
     _docx_body_events(document, document.element.body, stream)
-    title = _clean_title(document.core_properties.title) or stream.first_heading()
-    return _Parsed(blocks=_blocks_from_events(stream.events, title), title=title)
+    title = clean_title(document.core_properties.title) or stream.first_heading()
+    return Parsed(blocks=blocks_from_events(stream.events, title), title=title)
 
 
-def _docx_body_events(document: Any, container: Any, stream: _EventStream) -> None:
+def _docx_body_events(document: Any, container: Any, stream: EventStream) -> None:
     """Paragraphs and tables in document order (python-docx lists them separately)."""
     from docx.table import Table
     from docx.text.paragraph import Paragraph
@@ -57,7 +57,7 @@ def _docx_body_events(document: Any, container: Any, stream: _EventStream) -> No
                 _docx_body_events(document, content, stream)
 
 
-def _docx_paragraph_event(paragraph: Any, stream: _EventStream) -> None:
+def _docx_paragraph_event(paragraph: Any, stream: EventStream) -> None:
     text = paragraph.text
     if not text.strip():
         return
@@ -71,7 +71,7 @@ def _docx_paragraph_event(paragraph: Any, stream: _EventStream) -> None:
         stream.paragraph(text)
 
 
-def _docx_table_events(document: Any, table: Any, stream: _EventStream) -> None:
+def _docx_table_events(document: Any, table: Any, stream: EventStream) -> None:
     seen: set[int] = set()
     for row in table.rows:
         for cell in row.cells:

@@ -11,11 +11,11 @@ import re
 from html.parser import HTMLParser
 
 from ingest.loaders.structure import (
-    _blocks_from_events,
-    _clean_title,
-    _EventStream,
-    _Heading,
-    _Parsed,
+    EventStream,
+    Heading,
+    Parsed,
+    blocks_from_events,
+    clean_title,
     decode_text,
     normalise_heading,
 )
@@ -36,7 +36,7 @@ class _HtmlEventParser(HTMLParser):
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
-        self.stream = _EventStream()
+        self.stream = EventStream()
         self.title: str | None = None
         self._skip_depth = 0
         self._in_title = False
@@ -91,17 +91,17 @@ class _HtmlEventParser(HTMLParser):
             self.stream.paragraph(re.sub(r"[ \t]*\n[ \t]*(?=\S)", " ", text.strip()))
 
 
-def _load_html(raw: bytes, where: str) -> _Parsed:
+def load_html(raw: bytes, where: str) -> Parsed:
     parser = _HtmlEventParser()
     parser.feed(decode_text(raw, where))
     parser.close()
-    title = _clean_title(parser.title) or _first_heading_of_level(parser.stream, 1)
+    title = clean_title(parser.title) or _first_heading_of_level(parser.stream, 1)
     title = title or parser.stream.first_heading()
-    return _Parsed(blocks=_blocks_from_events(parser.stream.events, title), title=title)
+    return Parsed(blocks=blocks_from_events(parser.stream.events, title), title=title)
 
 
-def _first_heading_of_level(stream: _EventStream, level: int) -> str | None:
+def _first_heading_of_level(stream: EventStream, level: int) -> str | None:
     for event in stream.events:
-        if isinstance(event, _Heading) and event.level == level:
+        if isinstance(event, Heading) and event.level == level:
             return normalise_heading(event.text) or None
     return None

@@ -16,10 +16,10 @@ import yaml
 from bronwijzer.domain import IngestError
 from ingest.clean import clean_text
 from ingest.loaders.structure import (
-    _LIST_ITEM,
-    _blocks_from_events,
-    _EventStream,
-    _Parsed,
+    LIST_ITEM,
+    EventStream,
+    Parsed,
+    blocks_from_events,
     decode_text,
     strip_markdown_inline,
 )
@@ -30,13 +30,13 @@ _MD_TABLE_SEPARATOR = re.compile(r"^\|?[\s:|-]*-{3,}[\s:|-]*$")
 _FRONT_MATTER_END = ("---", "...")
 
 
-def _load_markdown(raw: bytes, where: str) -> _Parsed:
+def load_markdown(raw: bytes, where: str) -> Parsed:
     text = decode_text(raw, where)
     meta, body = _split_front_matter(text, where)
     stream = _markdown_events(body)
     title = _meta_str(meta, "title") or stream.first_heading()
-    return _Parsed(
-        blocks=_blocks_from_events(stream.events, title),
+    return Parsed(
+        blocks=blocks_from_events(stream.events, title),
         title=title,
         publisher=_meta_str(meta, "publisher"),
         year=_meta_year(meta),
@@ -87,8 +87,8 @@ def _meta_year(meta: dict[str, Any]) -> int | None:
     return None
 
 
-def _markdown_events(body: str) -> _EventStream:
-    stream = _EventStream()
+def _markdown_events(body: str) -> EventStream:
+    stream = EventStream()
     paragraph: list[str] = []
 
     def flush() -> None:
@@ -114,7 +114,7 @@ def _markdown_events(body: str) -> _EventStream:
                 paragraph.append(_table_row_text(line))
                 flush()
         else:
-            if _LIST_ITEM.match(line):
+            if LIST_ITEM.match(line):
                 flush()  # each list item is its own block
             paragraph.append(line)
     flush()

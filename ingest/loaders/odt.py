@@ -12,16 +12,16 @@ import zipfile
 from typing import Any
 
 from bronwijzer.domain import IngestError
+from bronwijzer.text import error_line
 from ingest.loaders.structure import (
-    _blocks_from_events,
-    _clean_title,
-    _EventStream,
-    _Parsed,
-    _short_cause,
+    EventStream,
+    Parsed,
+    blocks_from_events,
+    clean_title,
 )
 
 
-def _load_odt(raw: bytes, where: str) -> _Parsed:
+def load_odt(raw: bytes, where: str) -> Parsed:
     from odf import opendocument  # imported lazily: only needed for .odt files
 
     if not zipfile.is_zipfile(io.BytesIO(raw)):
@@ -29,17 +29,17 @@ def _load_odt(raw: bytes, where: str) -> _Parsed:
     try:
         document = opendocument.load(io.BytesIO(raw))
     except Exception as exc:  # BadZipFile, KeyError (no content.xml), XML errors
-        raise IngestError(where, f"not a valid ODT file ({_short_cause(exc)})") from exc
-    stream = _EventStream()
+        raise IngestError(where, f"not a valid ODT file ({error_line(exc)})") from exc
+    stream = EventStream()
     _odt_events(document.text, stream)
-    title = _clean_title(_odt_meta_title(document)) or stream.first_heading()
-    return _Parsed(blocks=_blocks_from_events(stream.events, title), title=title)
+    title = clean_title(_odt_meta_title(document)) or stream.first_heading()
+    return Parsed(blocks=blocks_from_events(stream.events, title), title=title)
 
 
 _ODT_SKIP = frozenset({"tracked-changes", "sequence-decls", "forms", "variable-decls"})
 
 
-def _odt_events(element: Any, stream: _EventStream) -> None:
+def _odt_events(element: Any, stream: EventStream) -> None:
     from odf import teletype
 
     for child in element.childNodes:

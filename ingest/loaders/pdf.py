@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from bronwijzer.domain import Block, IngestError
-from bronwijzer.text import tidy_whitespace
+from bronwijzer.text import error_line, tidy_whitespace
 from ingest.clean import clean_text, remove_repeating_lines
-from ingest.loaders.structure import _clean_title, _Parsed, _short_cause, split_paragraphs
+from ingest.loaders.structure import Parsed, clean_title, split_paragraphs
 
 # pypdf logs a warning for every oddity in a broken PDF; our IngestError says it once.
 logging.getLogger("pypdf").setLevel(logging.ERROR)
@@ -42,7 +42,7 @@ def split_pdf_paragraphs(page_text: str) -> list[str]:
     return split_paragraphs(tidy_whitespace("\n".join(marked)))
 
 
-def _load_pdf(raw: bytes, where: str) -> _Parsed:
+def load_pdf(raw: bytes, where: str) -> Parsed:
     reader = _open_pdf(raw, where)
     page_count = _pdf_page_count(reader, where)
     raw_pages = _extract_pdf_pages(reader, page_count, where)
@@ -53,11 +53,11 @@ def _load_pdf(raw: bytes, where: str) -> _Parsed:
     outline = _pdf_outline(reader)
     blocks = _pdf_blocks(pages, labels, outline)
     title = (
-        _clean_title(_pdf_metadata_title(reader))
+        clean_title(_pdf_metadata_title(reader))
         or _letter_subject(pages[0])
         or _first_short_line(pages)
     )
-    return _Parsed(blocks=blocks, title=title, pages=page_count)
+    return Parsed(blocks=blocks, title=title, pages=page_count)
 
 
 def _open_pdf(raw: bytes, where: str) -> Any:
@@ -68,7 +68,7 @@ def _open_pdf(raw: bytes, where: str) -> Any:
     try:
         reader = PdfReader(io.BytesIO(raw))
     except Exception as exc:
-        raise IngestError(where, f"not a readable PDF ({_short_cause(exc)})") from exc
+        raise IngestError(where, f"not a readable PDF ({error_line(exc)})") from exc
     if reader.is_encrypted:
         try:
             # Many PDFs are "encrypted" with an empty user password only to set permissions.
@@ -84,7 +84,7 @@ def _pdf_page_count(reader: Any, where: str) -> int:
     try:
         count = len(reader.pages)
     except Exception as exc:
-        raise IngestError(where, f"not a readable PDF ({_short_cause(exc)})") from exc
+        raise IngestError(where, f"not a readable PDF ({error_line(exc)})") from exc
     if count == 0:
         raise IngestError(where, "not a readable PDF (no pages)")
     return count
@@ -101,7 +101,7 @@ def _extract_pdf_pages(reader: Any, page_count: int, where: str) -> list[str]:
             texts.append("")
             failures.append(exc)
     if failures and len(failures) == page_count:
-        raise IngestError(where, f"not a readable PDF ({_short_cause(failures[0])})")
+        raise IngestError(where, f"not a readable PDF ({error_line(failures[0])})")
     return texts
 
 

@@ -21,11 +21,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from bronwijzer.domain import Block, IngestError
+from bronwijzer.text import error_line
 from ingest.clean import clean_text
 from ingest.loaders.structure import (
-    _clean_title,
-    _Parsed,
-    _short_cause,
+    Parsed,
+    clean_title,
     normalise_heading,
     split_paragraphs,
 )
@@ -36,7 +36,7 @@ _ENCRYPTED_STREAM = "EncryptedPackage".encode("utf-16-le")
 _NOTES = "Notities"
 
 
-def _load_pptx(raw: bytes, where: str) -> _Parsed:
+def load_pptx(raw: bytes, where: str) -> Parsed:
     presentation = _open(raw, where)
     slides = list(presentation.slides)
     if not slides:
@@ -51,8 +51,8 @@ def _load_pptx(raw: bytes, where: str) -> _Parsed:
         previous = section
         blocks.extend(_blocks(_slide_texts(slide), number, section))
         blocks.extend(_blocks(_notes_texts(slide), number, (*section, _NOTES)))
-    title = _clean_title(presentation.core_properties.title) or first_title
-    return _Parsed(blocks=blocks, title=title, pages=len(slides))
+    title = clean_title(presentation.core_properties.title) or first_title
+    return Parsed(blocks=blocks, title=title, pages=len(slides))
 
 
 def _blocks(texts: list[str], number: int, section: tuple[str, ...]) -> list[Block]:
@@ -73,7 +73,7 @@ def _open(raw: bytes, where: str) -> Any:
     try:
         return pptx.Presentation(io.BytesIO(raw))
     except Exception as exc:  # PackageNotFoundError, KeyError, a template's content type
-        raise IngestError(where, f"not a valid PPTX file ({_short_cause(exc)})") from exc
+        raise IngestError(where, f"not a valid PPTX file ({error_line(exc)})") from exc
 
 
 def _slide_title(slide: Any) -> str | None:

@@ -22,7 +22,7 @@ import yaml
 
 from bronwijzer.domain import BWB_ID, Block, IngestError
 from ingest.clean import clean_text
-from ingest.loaders.structure import _Parsed, decode_text, strip_markdown_inline
+from ingest.loaders.structure import Parsed, decode_text, strip_markdown_inline
 
 # an article longer than this (in characters, about three passages)
 # is split by member, so each passage is one lid and cites it
@@ -35,7 +35,7 @@ _MEMBER_NUMBER = re.compile(r"^\d+[a-z]?\s+")
 _DATE_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
-def _load_regelrecht(raw: bytes, where: str) -> _Parsed:
+def load_regelrecht(raw: bytes, where: str) -> Parsed:
     text = decode_text(raw, where)
     try:
         data = yaml.safe_load(text)
@@ -63,7 +63,7 @@ def _load_regelrecht(raw: bytes, where: str) -> _Parsed:
     for n, article in enumerate(articles, start=1):
         blocks += _article_blocks(article, n, where, law_url, seen)
     identifier = str(data.get("$id") or "").strip()
-    return _Parsed(
+    return Parsed(
         blocks=blocks,
         title=_title(identifier) if identifier else None,
         document_type=LAYER_TYPES.get((layer or "").upper(), (layer or "wet").lower()),

@@ -18,12 +18,12 @@ import codecs
 import re
 
 from bronwijzer.domain import IngestError
+from bronwijzer.text import error_line
 from ingest.loaders.structure import (
-    _blocks_from_events,
-    _clean_title,
-    _EventStream,
-    _Parsed,
-    _short_cause,
+    EventStream,
+    Parsed,
+    blocks_from_events,
+    clean_title,
 )
 
 # Private-use characters never appear in cp1252/ASCII RTF source, so they cannot clash.
@@ -44,7 +44,7 @@ _BRACE = re.compile(r"\\[\\{}]|[{}]")
 _TITLE_GROUP = re.compile(r"\{\\title(?![a-zA-Z])")  # and not {\titlepg
 
 
-def _load_rtf(raw: bytes, where: str) -> _Parsed:
+def load_rtf(raw: bytes, where: str) -> Parsed:
     from striprtf.striprtf import rtf_to_text  # imported lazily: only needed for .rtf files
 
     source = _HEX_BLOB.sub("", _drop_binary(_decode(raw, where)))
@@ -54,8 +54,8 @@ def _load_rtf(raw: bytes, where: str) -> _Parsed:
     try:
         text = rtf_to_text(marked, errors="replace")
     except Exception as exc:  # striprtf on malformed control words: one clear line
-        raise IngestError(where, f"not a valid RTF file ({_short_cause(exc)})") from exc
-    stream = _EventStream()
+        raise IngestError(where, f"not a valid RTF file ({error_line(exc)})") from exc
+    stream = EventStream()
     for line in text.split("\n"):
         match = _MARKED_LINE.match(line)
         body = _ANY_MARK.sub("", line).replace("|", " | ").strip(" |")
@@ -65,8 +65,8 @@ def _load_rtf(raw: bytes, where: str) -> _Parsed:
             stream.heading(int(match.group(1)), body)
         else:
             stream.paragraph(body)
-    title = _clean_title(_info_title(source)) or stream.first_heading()
-    return _Parsed(blocks=_blocks_from_events(stream.events, title), title=title)
+    title = clean_title(_info_title(source)) or stream.first_heading()
+    return Parsed(blocks=blocks_from_events(stream.events, title), title=title)
 
 
 def _decode(raw: bytes, where: str) -> str:

@@ -1,9 +1,9 @@
 """Shared structure code for the format loaders: from events to Blocks.
 
 Each format parser (Markdown, HTML, DOCX, ODT, RTF) emits a flat stream of headings and
-paragraphs into an `_EventStream`; `_blocks_from_events` turns that stream into Blocks
+paragraphs into an `EventStream`; `blocks_from_events` turns that stream into Blocks
 whose heading path is kept by `SectionTracker`. This module also holds the pieces more
-than one format needs: the `_Parsed` result type, paragraph splitting, text decoding,
+than one format needs: the `Parsed` result type, paragraph splitting, text decoding,
 Markdown inline stripping, metadata-title cleaning and the one-line error cause.
 """
 
@@ -19,7 +19,7 @@ from ingest.clean import clean_text
 
 
 @dataclass
-class _Parsed:
+class Parsed:
     """What a format loader returns before the common Document fields are added."""
 
     blocks: list[Block]
@@ -35,13 +35,6 @@ class _Parsed:
     publication_date: str | None = None
     regulatory_layer: str | None = None
     url: str | None = None
-
-
-def _short_cause(exc: BaseException, limit: int = 160) -> str:
-    message = " ".join(str(exc).split())
-    if len(message) > limit:
-        message = message[: limit - 1] + "…"
-    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
 # --------------------------------------------------------------------------- sections
@@ -171,7 +164,7 @@ def normalise_heading(text: str) -> str:
 
 
 @dataclass
-class _Heading:
+class Heading:
     level: int
     text: str
 
@@ -181,29 +174,29 @@ class _Paragraph:
     text: str
 
 
-_Event = _Heading | _Paragraph
+_Event = Heading | _Paragraph
 
 
 @dataclass
-class _EventStream:
+class EventStream:
     """Collects headings and paragraphs from a format parser."""
 
     events: list[_Event] = field(default_factory=list)
 
     def heading(self, level: int, text: str) -> None:
-        self.events.append(_Heading(max(1, min(level, 9)), text))
+        self.events.append(Heading(max(1, min(level, 9)), text))
 
     def paragraph(self, text: str) -> None:
         self.events.append(_Paragraph(text))
 
     def first_heading(self) -> str | None:
         for event in self.events:
-            if isinstance(event, _Heading) and normalise_heading(event.text):
+            if isinstance(event, Heading) and normalise_heading(event.text):
                 return normalise_heading(event.text)
         return None
 
 
-def _blocks_from_events(events: list[_Event], title: str | None) -> list[Block]:
+def blocks_from_events(events: list[_Event], title: str | None) -> list[Block]:
     """Turn events into Blocks with heading paths.
 
     The first heading is left out of the paths when it is the document title and no
@@ -213,7 +206,7 @@ def _blocks_from_events(events: list[_Event], title: str | None) -> list[Block]:
     tracker = SectionTracker()
     blocks: list[Block] = []
     for index, event in enumerate(events):
-        if isinstance(event, _Heading):
+        if isinstance(event, Heading):
             tracker.heading(event.level, event.text, hidden=index == hidden_index)
             continue
         for text in split_paragraphs(clean_text(event.text)):
@@ -223,7 +216,7 @@ def _blocks_from_events(events: list[_Event], title: str | None) -> list[Block]:
 
 
 def _title_heading_index(events: list[_Event], title: str | None) -> int | None:
-    headings = [(i, e) for i, e in enumerate(events) if isinstance(e, _Heading)]
+    headings = [(i, e) for i, e in enumerate(events) if isinstance(e, Heading)]
     if not headings or title is None:
         return None
     index, first = headings[0]
@@ -234,7 +227,7 @@ def _title_heading_index(events: list[_Event], title: str | None) -> int | None:
     return index
 
 
-_LIST_ITEM = re.compile(r"^(?:[-*+•▪●◦]|\d{1,3}[.)]|[a-z][.)])\s+\S")
+LIST_ITEM = re.compile(r"^(?:[-*+•▪●◦]|\d{1,3}[.)]|[a-z][.)])\s+\S")
 
 
 def split_paragraphs(text: str) -> list[str]:
@@ -243,7 +236,7 @@ def split_paragraphs(text: str) -> list[str]:
     for chunk in text.split("\n\n"):
         current: list[str] = []
         for line in chunk.split("\n"):
-            if current and _LIST_ITEM.match(line):
+            if current and LIST_ITEM.match(line):
                 paragraphs.append(" ".join(current))
                 current = []
             if line:
@@ -322,7 +315,7 @@ _JUNK_TITLE = re.compile(
 )
 
 
-def _clean_title(title: object) -> str | None:
+def clean_title(title: object) -> str | None:
     """A metadata title, or None when it is empty or junk like "Microsoft Word - x.docx"."""
     if title is None:
         return None

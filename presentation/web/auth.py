@@ -2,7 +2,7 @@
 
 Login is optional (BRONWIJZER_AUTH_FILE with `user:hash` lines). Create a line with
 
-    python -c "from assistant.web.auth import hash_password as h; import getpass; \
+    python -c "from presentation.web.auth import hash_password as h; import getpass; \
 print('anna:' + h(getpass.getpass()))" >> auth.txt
 
 After a good password the browser gets a session cookie holding `user.expiry.signature`,
@@ -79,7 +79,7 @@ def load_auth_file(path: str | Path) -> dict[str, str]:
         users[user] = encoded
     if not users:
         raise BronwijzerError(f"{path}: no users; add a `user:hash` line "
-                              "(see assistant/web/auth.py)")
+                              "(see presentation/web/auth.py)")
     return users
 
 

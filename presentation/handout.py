@@ -11,19 +11,13 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from assistant.dated import published
-from bronwijzer.domain import CAUTION_TEXT, Answer, Citation, Passage
+from bronwijzer.domain import CAUTION_TEXT, Answer, Citation, Passage, source_name
+from bronwijzer.text import markdown_escape
 
 HANDOUT_NAME = "bronwijzer-gesprek.md"
 # Markdown would otherwise turn "#", "*", "[x](y)" or "<b>" in document text into markup.
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~<>$])")
 # an address printed as is: https and characters that carry no Markdown or HTML meaning
 SAFE_URL = re.compile(r"https://[A-Za-z0-9./:#?=&%-]+")
-
-
-def markdown_escape(text: str) -> str:
-    """Text shown literally by any Markdown renderer (no links, images, HTML or headings)."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(text.split()))
 
 
 def conversation_markdown(answers: Sequence[Answer], *, title: str = "Bronwijzer — gesprek",
@@ -61,7 +55,7 @@ def turn_markdown(number: int, answer: Answer) -> list[str]:
 
 
 def citation_markdown(citation: Citation, passage: Passage | None) -> list[str]:
-    lines = [f"**[{citation.n}] {source_line(citation.title, passage, citation.page)}**", ""]
+    lines = [f"**[{citation.n}] {source_name(citation).markdown()}**", ""]
     if passage is not None and SAFE_URL.fullmatch(passage.url or ""):  # the law article
         lines += [f"Tekst van deze versie: {passage.url}", ""]
     if citation.section:
@@ -77,24 +71,9 @@ def closest_passages_markdown(passages: Sequence[Passage]) -> list[str]:
         return ["Er zijn geen passages gevonden die op de vraag lijken.", ""]
     lines = ["### Dichtstbijzijnde passages (onvoldoende voor een antwoord)", ""]
     for passage in passages:
-        lines += [f"**{source_line(passage.title, passage, passage.page)}**", "",
+        lines += [f"**{source_name(passage).markdown()}**", "",
                   f"> {markdown_escape(passage.text)}", ""]
     return lines
-
-
-def source_line(title: str, passage: Passage | None, page: int | None) -> str:
-    """'Title (publisher, year), p. 3' (or 'versie geldend vanaf 2026-10-01' and 'art. 151d'
-    for a law version) with whatever metadata is known."""
-    details = (published(passage.publisher, passage.year, passage.version_date,
-                         passage.valid_from) if passage else [])
-    text = markdown_escape(title)
-    if details:
-        text += f" ({markdown_escape(', '.join(details))})"
-    if page:
-        text += f", p. {page}"
-    elif passage is not None and passage.locator():
-        text += f", {markdown_escape(passage.locator())}"
-    return text
 
 
 def write_handout(answers: Sequence[Answer], folder: Path) -> Path:

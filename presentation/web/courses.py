@@ -1,6 +1,6 @@
 """The chat's example questions: the built-in (or configured) ones, or a course session's.
 
-A trainer picks a course pack (courses/*.toml, see assistant/course.py) and one of its
+A trainer picks a course pack (courses/*.toml, see presentation/course.py) and one of its
 sessions; the chat then shows that session's questions instead of the general examples.
 A course question is asked with its own filter (or none), as `bronwijzer course handout`
 answers it, so the chat gives participants the answer of the handout. No Gradio here.
@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from assistant.course import Course, course_choices
 from bronwijzer.domain import BWB_ID, Filters, parse_day
+from presentation.course import Course, course_choices
 
 NO_COURSE = ""  # the course selector's "no course" choice: the general examples
 

@@ -33,15 +33,17 @@ from bronwijzer.domain import (
     Filters,
     IndexMismatchError,
     Passage,
+    embedding_text,
 )
+from bronwijzer.settings import env_name
 from bronwijzer.text import DEFAULT_STEMMER
-from ingest.catalog import Catalog, DocumentRecord
-from ingest.chroma import chroma_metadata, chroma_where, open_collection, store_error
-from ingest.chunk import embedding_text
-from ingest.embed import PassageEmbeddings, embeddings_for
-from ingest.lexical import LexicalIndex
-from ingest.options import IndexOptions
-from ingest.sentences import SentenceVectors
+from store.catalog import Catalog, DocumentRecord
+from store.chroma import chroma_metadata, chroma_where, open_collection, store_error
+from store.embedders import embeddings_for
+from store.embeddings import PassageEmbeddings
+from store.lexical import LexicalIndex
+from store.options import IndexOptions
+from store.sentences import SentenceVectors
 
 FORMAT_VERSION = 1
 CATALOG_FILE = "catalog.sqlite3"
@@ -140,7 +142,7 @@ class Index:
                 f"{self.directory}: index was built with embedding model {recorded} "
                 f"({self.meta['dimension']} dims), not {self.embeddings.name} "
                 f"({self.embeddings.dimension} dims); use the same model "
-                "(unset BRONWIJZER_EMBEDDING_MODEL) or build a new index"
+                f"(unset {env_name('embedding_model')}) or build a new index"
             )
 
     def _open_collection(self) -> Any:
@@ -183,7 +185,7 @@ class Index:
             raise DiskSpaceError(
                 f"{self.directory}: not enough free disk space ({free / MB:.1f} MB free; "
                 f"this document needs about {passages * BYTES_PER_PASSAGE / MB:.1f} MB and "
-                f"BRONWIJZER_MIN_FREE_MB={self.options.min_free_mb:g} must stay free). "
+                f"{env_name('min_free_mb')}={self.options.min_free_mb:g} must stay free). "
                 "Free space and run ingest again; nothing stored was changed."
             )
 
@@ -351,7 +353,7 @@ class Index:
 
     def sentence_search(self, vector: np.ndarray, k: int,
                         filters: Filters | None = None) -> list[tuple[str, float]]:
-        """Passages ranked by their best sentence (ingest/sentences.py)."""
+        """Passages ranked by their best sentence (store/sentences.py)."""
         with self._chroma_errors():
             return self.sentences.search(vector, k, filters, self.visible_ids())
 

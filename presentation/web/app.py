@@ -30,6 +30,8 @@ import secrets
 import time
 from typing import TYPE_CHECKING, Annotated, Any
 
+from bronwijzer.settings import env_name
+
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio loads: no calls home
 
 import gradio as gr
@@ -37,8 +39,8 @@ from fastapi import FastAPI, Form, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from assistant.settings import Settings
-from assistant.web.auth import (
+from presentation.settings import Settings
+from presentation.web.auth import (
     SESSION_COOKIE,
     WRONG_CREDENTIALS,
     LoginThrottle,
@@ -48,8 +50,8 @@ from assistant.web.auth import (
     locked_message,
     login_page,
 )
-from assistant.web.chat import WebChat
-from assistant.web.layout import CSS, LANG_JS, THEME, build_blocks
+from presentation.web.chat import WebChat
+from presentation.web.layout import CSS, LANG_JS, THEME, build_blocks
 
 if TYPE_CHECKING:
     from assistant.pipeline import Assistant
@@ -94,9 +96,9 @@ def build_app(assistant: Assistant, settings: Settings) -> FastAPI:
     chat = WebChat(assistant, settings)
     if web.log_questions:
         # the operator asked for it; say so, so it is not left on by accident
-        logging.getLogger("assistant.web.questions").setLevel(logging.INFO)
-        log.warning("questions and answers are written to this log "
-                    "(BRONWIJZER_LOG_QUESTIONS); they can hold personal data")
+        logging.getLogger("presentation.web.questions").setLevel(logging.INFO)
+        log.warning("questions and answers are written to this log (%s); they can hold "
+                    "personal data", env_name("log_questions"))
     users = load_auth_file(web.auth_file) if web.auth_file else None
     sessions = Sessions(users, lifetime=web.session_hours * 3600) if users else None
     app = FastAPI(title="Bronwijzer", docs_url=None, redoc_url=None, openapi_url=None)
@@ -305,7 +307,7 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860) -> None
 
     if not settings.web.auth_file and not is_loopback(host):
         log.warning("Bronwijzer serves on %s WITHOUT login: anyone who can reach this address "
-                    "can use it. Set BRONWIJZER_AUTH_FILE to require a login.", host)
+                    "can use it. Set %s to require a login.", host, env_name("auth_file"))
     started = time.perf_counter()
     assistant = build_assistant(settings)
     app = build_app(assistant, settings)

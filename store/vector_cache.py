@@ -26,7 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from ingest.embed import PassageEmbeddings
+from bronwijzer.text import error_line
+from store.embeddings import PassageEmbeddings
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +92,7 @@ class VectorCache:
             raise
 
     def _disable(self, exc: BaseException) -> None:
-        detail = " ".join(str(exc).split()) or type(exc).__name__
-        self.error = f"{type(exc).__name__}: {detail}"
+        self.error = error_line(exc)
         db, self._db = self._db, None
         if db is not None:
             with contextlib.suppress(sqlite3.Error):

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 import tomllib
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -110,45 +107,6 @@ class SourceCatalogue:
         document.current_url = source.current_url or document.current_url
         return document
 
-    def download(self, target: Path, *, timeout: float = 15.0) -> list[tuple[str, str]]:
-        """Fetch every source with a download_url into `target`; returns (file, status).
-
-        After the first failure to reach the network the rest is not tried (status
-        OFFLINE): offline, one failed lookup is enough to know, and waiting for a timeout
-        per file would stall `make demo`.
-        """
-        target.mkdir(parents=True, exist_ok=True)
-        results = []
-        offline = False
-        for source in self.sources:
-            if not source.file:
-                continue
-            path = target / source.file
-            if path.exists() and (not source.sha256 or _sha256(path) == source.sha256):
-                results.append((source.file, "present"))
-                continue
-            if not source.download_url:
-                results.append((source.file, "no download address; add the file by hand"))
-                continue
-            if offline:
-                results.append((source.file, OFFLINE))
-                continue
-            try:
-                with urllib.request.urlopen(source.download_url, timeout=timeout) as response:
-                    data = response.read()
-            except (urllib.error.URLError, TimeoutError, OSError) as exc:
-                reason = getattr(exc, "reason", exc)
-                results.append((source.file, f"{OFFLINE} ({reason})"))
-                offline = True
-                continue
-            if source.sha256 and hashlib.sha256(data).hexdigest() != source.sha256:
-                results.append((source.file, "not saved: checksum differs from the catalogue"))
-                continue
-            tmp = path.with_suffix(path.suffix + ".part")
-            tmp.write_bytes(data)
-            tmp.replace(path)
-            results.append((source.file, "downloaded"))
-        return results
 
 
 def _check_dating(where: str, fields: dict[str, Any]) -> None:
@@ -180,7 +138,3 @@ def _age_rule(path: Path, table: Any) -> dict[str, int]:
             raise BronwijzerError(f"{path}: stale_years.{kind} must be a whole number of years "
                                   f"(0 or more), not {years!r}")
     return dict(table)
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()

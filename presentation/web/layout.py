@@ -20,9 +20,9 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio load
 
 import gradio as gr
 
-from assistant.web.chat import WebChat
-from assistant.web.courses import NO_COURSE, CourseExamples
-from assistant.web.render import NO_SOURCES_HTML, md_text
+from presentation.web.chat import WebChat
+from presentation.web.courses import NO_COURSE, CourseExamples
+from presentation.web.render import NO_SOURCES_HTML, md_text
 
 # System fonts: the chat must not fetch fonts from the internet (offline by design).
 # Gradio's orange primary gives white text a contrast of 2.8 (axe: color-contrast); blue

@@ -15,10 +15,9 @@ from collections.abc import Iterator, Sequence
 from html import escape
 from pathlib import Path
 
-from assistant.cite import citation_parts
-from assistant.course import AnsweredQuestion, Course
-from assistant.handout import markdown_escape
-from bronwijzer.domain import CAUTION_TEXT, BronwijzerError, Passage
+from bronwijzer.domain import CAUTION_TEXT, BronwijzerError, Passage, source_name
+from bronwijzer.text import markdown_escape
+from presentation.course import AnsweredQuestion, Course
 
 FORMATS = (".md", ".html", ".docx")
 NOTES_LINES = 6
@@ -59,11 +58,9 @@ def course_markdown(course: Course, answered: Sequence[AnsweredQuestion], *,
         lines += [f"**{markdown_escape(n)}**" for n in answer.notices] + (
             [""] if answer.notices else [])
         for citation in answer.citations:
-            title, about, where = citation_parts(citation)
             link = link_of(passages.get(citation.passage_id))
-            lines += [f"- [{citation.n}] {markdown_escape(title)}"
-                      + (f" ({markdown_escape(about)})" if about else "")
-                      + f", {markdown_escape(where)}" + (f" — {link}" if link else ""),
+            lines += [f"- [{citation.n}] {source_name(citation).markdown()}"
+                      + (f" — {link}" if link else ""),
                       f"  > {markdown_escape(citation.quote)}"]
         if trainer and (item.question.notes or item.question.expected_sources):
             lines += ["", f"_Voor de trainer: {markdown_escape(item.question.notes)}_"
@@ -113,11 +110,13 @@ def course_html(course: Course, answered: Sequence[AnsweredQuestion], *,
             parts.append("<h4>Bronnen</h4><ol>")
             for citation in answer.citations:
                 passage = passages.get(citation.passage_id)
-                title, about, where = citation_parts(citation)
+                name = source_name(citation)
                 link = link_of(passage)
-                shown = f'<a href="{escape(link)}">{escape(title)}</a>' if link else escape(title)
+                shown = (f'<a href="{escape(link)}">{escape(name.title)}</a>' if link
+                         else escape(name.title))
                 parts.append(f'<li value="{citation.n}">{shown}'
-                             + (f" ({escape(about)})" if about else "") + f", {escape(where)}"
+                             + (f" ({escape(name.about)})" if name.about else "")
+                             + (f", {escape(name.where)}" if name.where else "")
                              + f"<blockquote>{escape(citation.quote)}</blockquote></li>")
             parts.append("</ol>")
         if trainer and (item.question.notes or item.question.expected_sources):
@@ -162,11 +161,9 @@ def course_docx(course: Course, answered: Sequence[AnsweredQuestion], *,
             document.add_heading("Bronnen", level=3)
         for citation in answer.citations:
             passage = passages.get(citation.passage_id)
-            title, about, where = citation_parts(citation)
             link = link_of(passage)
-            document.add_paragraph(
-                f"[{citation.n}] {title}" + (f" ({about})" if about else "") + f", {where}"
-                + (f" — {link}" if link else ""), style="List Number")
+            document.add_paragraph(f"[{citation.n}] {source_name(citation).text()}"
+                                   + (f" — {link}" if link else ""), style="List Number")
             document.add_paragraph(citation.quote, style="Quote")
         if trainer and (item.question.notes or item.question.expected_sources):
             trainer_note = document.add_paragraph().add_run(

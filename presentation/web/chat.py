@@ -29,28 +29,28 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio load
 
 import gradio as gr
 
-from assistant.settings import Settings
-from assistant.web.courses import (
+from bronwijzer.domain import Answer, BronwijzerError
+from presentation.settings import Settings
+from presentation.web.courses import (
     CourseExamples,
     controls_filters,
     filter_updates,
     filter_values,
 )
-from assistant.web.render import (
+from presentation.web.render import (
     NO_SOURCES_HTML,
     WAITING_HTML,
     chat_messages,
     md_text,
     sources_html,
 )
-from bronwijzer.domain import Answer, BronwijzerError
 
 if TYPE_CHECKING:
     from assistant.pipeline import Assistant
 
 log = logging.getLogger(__name__)
 # questions and answers only go here, and only with BRONWIJZER_LOG_QUESTIONS on
-question_log = logging.getLogger("assistant.web.questions")
+question_log = logging.getLogger("presentation.web.questions")
 
 PURGE_EVERY_SECONDS = 86_400.0
 HANDOUT_SECONDS = 3600.0  # a handout is rewritten after every answer; older ones are stale
@@ -116,7 +116,7 @@ class WebChat:
     """Everything the Gradio callbacks need: one Assistant per process, shared."""
 
     def __init__(self, assistant: Assistant, settings: Settings) -> None:
-        from assistant.feedback import FeedbackStore
+        from presentation.feedback import FeedbackStore
 
         self.assistant = assistant
         self.settings = settings
@@ -240,7 +240,7 @@ class WebChat:
             shown = (gr.skip(),) * 7  # set once, at the start
 
     def handout_button(self, conversation: Conversation) -> Any:
-        from assistant.handout import write_handout
+        from presentation.handout import write_handout
 
         self.remove_old_handouts()
         path = write_handout(conversation.answers, self.handout_root / conversation.session_id)

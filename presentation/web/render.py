@@ -11,8 +11,15 @@ import html
 import re
 from collections.abc import Sequence
 
-from assistant.dated import published
-from bronwijzer.domain import CAUTION_TEXT, Answer, Citation, Passage, ScoredPassage
+from bronwijzer.domain import (
+    CAUTION_TEXT,
+    Answer,
+    Citation,
+    Passage,
+    ScoredPassage,
+    source_name,
+)
+from bronwijzer.text import markdown_escape
 
 NO_SOURCES_HTML = ('<div class="bw-sources bw-empty"><p>Stel een vraag: hier verschijnen de '
                    "passages waarop het antwoord berust, met document en pagina.</p></div>")
@@ -20,26 +27,16 @@ WAITING_HTML = '<div class="bw-sources bw-empty"><p>Bezig met zoeken in de bronn
 
 
 # --- chat messages (escaped Markdown) -------------------------------------------------------
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~$])")
 STALE_LABEL = "mogelijk verouderd"  # beside a citation whose text is old or superseded
 
 
-def md_text(text: str) -> str:
-    """Text that a Markdown renderer shows literally: no links, images, HTML or maths."""
-    return html.escape(_MARKDOWN_SPECIAL.sub(r"\\\1", text), quote=False)
+md_text = markdown_escape  # the chat's name for the one escape rule
 
 
 def citation_line(citation: Citation) -> str:
     """'[1] Gemeentewet (Rijksoverheid, versie geldend vanaf 2026-10-01), art. 151d', or for an
     outdated text '… (Rijksoverheid, versie 2015-11-24), art. 172, mogelijk verouderd'."""
-    line = f"{md_text(f'[{citation.n}]')} {md_text(citation.title)}"
-    details = published(citation.publisher, citation.year, citation.version_date,
-                        citation.valid_from)
-    if details:
-        line += f" ({md_text(', '.join(details))})"
-    where = citation.locator or (f"p. {citation.page}" if citation.page else citation.section)
-    if where:
-        line += f", {md_text(where)}"
+    line = f"{md_text(f'[{citation.n}]')} {source_name(citation).markdown()}"
     if citation.stale:
         line += f", _{md_text(STALE_LABEL)}_"
     return line
@@ -119,12 +116,9 @@ def notices_html(answer: Answer) -> str:
 
 
 def meta_line(passage: Passage, citation: Citation | None) -> str:
-    """Publisher · year or version date · 'p. 3' or 'art. 172' (· mogelijk verouderd)."""
-    items = published(passage.publisher, passage.year, passage.version_date, passage.valid_from)
-    where = (citation.locator if citation else "") or passage.locator()
-    if where:
-        items.append(where)
-    meta = " · ".join(html.escape(item) for item in items)
+    """Publisher, year or version date · 'p. 3' or 'art. 172' (· mogelijk verouderd)."""
+    name = source_name(citation or passage)
+    meta = " · ".join(html.escape(item) for item in (name.about, name.where) if item)
     if citation and citation.stale:
         meta += f' <span class="bw-stale">{html.escape(STALE_LABEL)}</span>'
     return meta

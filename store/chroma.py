@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from bronwijzer.domain import BronwijzerError, Filters, Passage, ServiceUnavailableError
+from bronwijzer.text import error_line
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ def store_error(where: str, exc: Exception) -> BronwijzerError:
     """One clear line for a failed Chroma call; connection failures get their own type."""
     import httpx
 
-    cause = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
+    cause = error_line(exc)
     if isinstance(exc, (httpx.TransportError, ConnectionError)) or "connect" in str(exc).lower():
         return StoreUnavailableError(f"Chroma at {where} is not reachable ({cause})")
     return BronwijzerError(f"Chroma at {where}: write or read failed ({cause})")

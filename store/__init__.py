@@ -1,0 +1,1 @@
+"""The read side: the index a question is answered from, and what builds its vectors."""
