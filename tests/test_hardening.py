@@ -181,7 +181,7 @@ def test_malformed_files_fail_one_by_one_and_nothing_good_is_lost(tmp_path, embe
 def test_sigkill_at_random_moments_then_rerun_restores_a_clean_index(tmp_path, embeddings):
     trials = int(os.environ.get("BRONWIJZER_KILL_TRIALS", "3"))  # make soak runs 20
     # documents long enough that embedding, not process start-up, fills most of the run
-    result = soak.kill_trials(tmp_path, trials, embeddings, doc_count=6, repeat=60)
+    result = soak.kill_trials(tmp_path, trials, embeddings, doc_count=6, repeat=40)
     record("sigkill", {k: v for k, v in result.items()})
     assert result["killed_mid_ingest"] >= 1, result["outcomes"]
     assert result["recovered_ok"] == trials, result["outcomes"]
@@ -394,8 +394,8 @@ def test_chroma_server_going_away_mid_ingest_and_mid_question(tmp_path, embeddin
 # --- load through the Gradio API -------------------------------------------------------------
 @pytest.mark.slow
 def test_concurrent_chat_sessions_through_the_gradio_api(shared_index, tmp_path):
-    sessions = int(os.environ.get("BRONWIJZER_LOAD_SESSIONS", "20"))
-    seconds = float(os.environ.get("BRONWIJZER_LOAD_SECONDS", "8"))  # make soak runs 60 s
+    sessions = int(os.environ.get("BRONWIJZER_LOAD_SESSIONS", "12"))
+    seconds = float(os.environ.get("BRONWIJZER_LOAD_SECONDS", "5"))  # make soak runs 60 s
     settings, _ = shared_index
     questions = load.load_questions(PROJECT / "evals" / "datasets" / "shared_corpus.jsonl",
                                     limit=sessions)

@@ -136,7 +136,8 @@ def test_opening_a_missing_index_explains_what_to_do(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kill_after_documents", [1, 3])
+# one fixed moment here; test_hardening kills at random moments (make soak: 20 of them)
+@pytest.mark.parametrize("kill_after_documents", [2])
 def test_sigkill_mid_ingest_keeps_committed_work_and_rerun_completes(
         tmp_path, embeddings, kill_after_documents):
     docs = tmp_path / "docs"
