@@ -7,12 +7,13 @@ while developing (tests never write to that index); CI always builds it fresh.
 from __future__ import annotations
 
 import os
+import pickle
 import shutil
 import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -82,13 +83,15 @@ def shared_index(shared_corpus: Path, tmp_path_factory: pytest.TempPathFactory, 
         return Settings.from_env({}, index_dir=target, reader="off"), None
     settings = Settings.from_env({}, index_dir=tmp_path_factory.mktemp("shared") / "index",
                                 reader="off")
-    # parallel workers each build their own index, one at a time: the second one finds
-    # every vector in the shared cache instead of embedding the corpus at the same moment
-    with exclusive(Settings.from_env().index.model_cache_dir / "test-shared-index.lock"):
+
+    def build(target: Path) -> Any:
         index = Index(settings.index, create=True, embeddings=embeddings)
-        sources = SourceCatalogue.load(settings.index.sources)
-        report = Ingestor(index, sources=sources)([shared_corpus])
+        report = Ingestor(index, sources=SourceCatalogue.load(settings.index.sources))(
+            [shared_corpus])
         index.close()
+        return report
+
+    report = built_once(tmp_path_factory, "shared-index", settings.index.index_dir, build)
     return settings, report
 
 
@@ -121,11 +124,32 @@ def demo_index(tmp_path_factory: pytest.TempPathFactory, embeddings) -> Settings
 
     settings = Settings.from_env({}, index_dir=tmp_path_factory.mktemp("demo") / "index",
                                 reader="off")
-    with exclusive(Settings.from_env().index.model_cache_dir / "test-demo-index.lock"):
+    def build(target: Path) -> None:
         index = Index(settings.index, create=True, embeddings=embeddings)
         Ingestor(index, sources=SourceCatalogue.load(settings.index.sources))([PROJECT / "corpus"])
         index.close()
+
+    built_once(tmp_path_factory, "demo-index", settings.index.index_dir, build)
     return settings
+
+
+def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, target: Path,
+               build: Callable[[Path], Any]) -> Any:
+    """Build an index into `target` once per test run: the first xdist worker builds it
+    (and keeps a copy and what `build` returned beside the workers' folders), the others
+    copy it, which takes a second instead of ingesting the corpus again."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    first = tmp_path_factory.getbasetemp().parent / f"{name}-{run}"
+    lock = Settings.from_env().index.model_cache_dir / f"test-{name}.lock"
+    with exclusive(lock):
+        if run and (first / "built.pickle").is_file():
+            shutil.copytree(first / "index", target)
+            return pickle.loads((first / "built.pickle").read_bytes())
+        result = build(target)
+        if run:
+            shutil.copytree(target, first / "index")
+            (first / "built.pickle").write_bytes(pickle.dumps(result))
+        return result
 
 
 @contextmanager
