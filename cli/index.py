@@ -93,8 +93,8 @@ def cmd_corpus_download(args: argparse.Namespace, settings: Settings) -> int:
 
     results = download(SourceCatalogue.load(settings.index.sources), args.to)
     offline = [name for name, status in results if status.startswith(OFFLINE)]
-    for name, status in results:
-        if name not in offline:
+    for name, status in results:  # a file already present needs no line
+        if name not in offline and status != "present":
             print(f"{status:>12}  {name}" if len(status) <= 12 else f"{name}: {status}")
     if offline:  # one line, not one per file: the cause is the same for all
         present = sum(status == "present" for _, status in results)
