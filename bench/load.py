@@ -226,10 +226,10 @@ def run_load(base_url: str, pid: int, questions: list[str], *, sessions: int,
             messages = result[0]
             users = [message_text(m) for m in messages if m.get("role") == "user"]
             bots = [message_text(m) for m in messages if m.get("role") == "assistant"]
-            from presentation.web.render import md_text
+            from bronwijzer.text import markdown_escape
 
             problem = None
-            if users != [md_text(q) for q in asked]:
+            if users != [markdown_escape(q) for q in asked]:
                 problem = f"session {number}: conversation holds other questions"
             elif len(bots) != turn or bots[-1] != expected[question]:
                 problem = (f"session {number}: answer does not belong to {question!r}: "

@@ -177,8 +177,9 @@ class Ingestor:
         except ServiceUnavailableError:
             raise  # the caller stops the run
         except (BronwijzerError, sqlite3.Error) as exc:  # store write failed (disk full, ...)
-            reason = flatten_whitespace(str(exc)) if isinstance(exc, BronwijzerError) else (
-                error_line(exc))
+            # our own errors are already one clear sentence; others get their type named
+            reason = (flatten_whitespace(str(exc)) if isinstance(exc, BronwijzerError)
+                      else error_line(exc))
             return _failure(IngestError(str(path), reason),
                             time.perf_counter() - started)
         status = "updated" if previous is not None else "added"

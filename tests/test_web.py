@@ -32,6 +32,7 @@ from bronwijzer.domain import (
     Passage,
     ScoredPassage,
 )
+from bronwijzer.text import markdown_escape
 from presentation.settings import Settings
 from presentation.web.app import build_app
 from presentation.web.auth import (
@@ -46,7 +47,6 @@ from presentation.web.render import (
     answer_markdown,
     citation_line,
     highlight,
-    md_text,
     quote_span,
     sources_html,
 )
@@ -632,7 +632,7 @@ def test_chat_markdown_is_inert() -> None:
     assert "<img" not in message and "<script" not in message
     assert "](" not in message.replace("\\](", "")  # no Markdown links
     assert message.startswith("_Gelezen als: ")
-    assert md_text("[1] $x$") == "\\[1\\] \\$x\\$"
+    assert markdown_escape("[1] $x$") == "\\[1\\] \\$x\\$"
 
 
 def test_highlight_marks_exactly_the_quoted_offsets() -> None:

@@ -30,6 +30,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio load
 import gradio as gr
 
 from bronwijzer.domain import Answer, BronwijzerError
+from bronwijzer.text import markdown_escape
 from presentation.settings import Settings
 from presentation.web.courses import (
     CourseExamples,
@@ -41,7 +42,6 @@ from presentation.web.render import (
     NO_SOURCES_HTML,
     WAITING_HTML,
     chat_messages,
-    md_text,
     sources_html,
 )
 
@@ -183,9 +183,9 @@ class WebChat:
         if wait:
             log.warning("a chat session is over the limit of %d questions per minute",
                         self.limit.per_minute)
-            notice = [{"role": "user", "content": md_text(question)},
+            notice = [{"role": "user", "content": markdown_escape(question)},
                       {"role": "assistant",
-                       "content": md_text(limit_message(self.limit.per_minute, wait))}]
+                       "content": markdown_escape(limit_message(self.limit.per_minute, wait))}]
             yield (chat_messages(conversation.answers) + notice, gr.skip(), question,
                    conversation, gr.skip())
             return
@@ -320,9 +320,9 @@ class WebChat:
                     else "extractief: antwoorden bestaan uit zinnen uit de bronnen zelf")
         status = "\n".join([
             f"- **Documenten:** {stats.documents} ({stats.passages} passages)",
-            f"- **Zoekmodel (embeddings):** {md_text(stats.embedding_model)}",
-            f"- **Manier van antwoorden:** {md_text(answerer)}",
-            f"- **Index bijgewerkt op:** {md_text(stats.updated_at or 'onbekend')}",
+            f"- **Zoekmodel (embeddings):** {markdown_escape(stats.embedding_model)}",
+            f"- **Manier van antwoorden:** {markdown_escape(answerer)}",
+            f"- **Index bijgewerkt op:** {markdown_escape(stats.updated_at or 'onbekend')}",
         ])
         return rows, status
 
@@ -342,8 +342,8 @@ class WebChat:
             f"sluit, en bij elke herstart. {logged}",
             "- **Feedback** (👍/👎, \"Bron klopt niet\" en uw toelichting) wordt opgeslagen "
             "met de vraag, het antwoord en de gebruikte bronnen, in een databasebestand op de "
-            f"server ({md_text(web.feedback_db.name)}), om Bronwijzer te verbeteren. Feedback "
-            f"wordt **{web.feedback_retention_days} dagen** bewaard en daarna automatisch "
+            f"server ({markdown_escape(web.feedback_db.name)}), om Bronwijzer te verbeteren. "
+            f"Feedback wordt **{web.feedback_retention_days} dagen** bewaard en daarna automatisch "
             f"verwijderd. Bij de feedback staat {who}.",
             "- **Gesprek downloaden:** het bestand wordt op de server gemaakt en na een uur "
             "verwijderd.",

@@ -20,9 +20,10 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio load
 
 import gradio as gr
 
+from bronwijzer.text import markdown_escape
 from presentation.web.chat import WebChat
 from presentation.web.courses import NO_COURSE, CourseExamples
-from presentation.web.render import NO_SOURCES_HTML, md_text
+from presentation.web.render import NO_SOURCES_HTML
 
 # System fonts: the chat must not fetch fonts from the internet (offline by design).
 # Gradio's orange primary gives white text a contrast of 2.8 (axe: color-contrast); blue
@@ -177,8 +178,8 @@ def _shown_examples(examples: CourseExamples, course: str | None, session: str |
     """Updates of the heading and every button for the chosen course and session."""
     questions = examples.examples(course, session)
     heading = examples.heading(course, session)
-    updates = [gr.update(value=f"## {md_text(heading)}\nKlik op een vraag om haar te stellen; "
-                         "een eventueel filter van de vraag wordt ingesteld."
+    updates = [gr.update(value=f"## {markdown_escape(heading)}\nKlik op een vraag om haar te "
+                         "stellen; een eventueel filter van de vraag wordt ingesteld."
                          if heading else EXAMPLES_HEADING)]
     for number in range(buttons):
         shown = number < len(questions)

@@ -30,27 +30,26 @@ WAITING_HTML = '<div class="bw-sources bw-empty"><p>Bezig met zoeken in de bronn
 STALE_LABEL = "mogelijk verouderd"  # beside a citation whose text is old or superseded
 
 
-md_text = markdown_escape  # the chat's name for the one escape rule
 
 
 def citation_line(citation: Citation) -> str:
     """'[1] Gemeentewet (Rijksoverheid, versie geldend vanaf 2026-10-01), art. 151d', or for an
     outdated text '… (Rijksoverheid, versie 2015-11-24), art. 172, mogelijk verouderd'."""
-    line = f"{md_text(f'[{citation.n}]')} {source_name(citation).markdown()}"
+    line = f"{markdown_escape(f'[{citation.n}]')} {source_name(citation).markdown()}"
     if citation.stale:
-        line += f", _{md_text(STALE_LABEL)}_"
+        line += f", _{markdown_escape(STALE_LABEL)}_"
     return line
 
 
 def answer_markdown(answer: Answer) -> str:
     parts: list[str] = []
     if answer.rewritten_question:
-        parts.append(f"_Gelezen als: {md_text(answer.rewritten_question)}_")
-    parts.append(md_text(answer.text))
+        parts.append(f"_Gelezen als: {markdown_escape(answer.rewritten_question)}_")
+    parts.append(markdown_escape(answer.text))
     if answer.caution:
-        parts.append(f"_{md_text(CAUTION_TEXT)}_")
+        parts.append(f"_{markdown_escape(CAUTION_TEXT)}_")
     # "Let op: ... versie van 2015 ...": with the answer, not only in the sources panel
-    parts += [f"**{md_text(notice)}**" for notice in answer.notices]
+    parts += [f"**{markdown_escape(notice)}**" for notice in answer.notices]
     if answer.refused and answer.passages:
         parts.append("De passages die er het dichtst bij kwamen staan rechts.")
     lines = [citation_line(citation) for citation in answer.citations]
@@ -64,12 +63,12 @@ def chat_messages(answers: Sequence[Answer], pending: tuple[str, str] | None = N
     """Chatbot messages, strictly alternating user/assistant (the like handler relies on it)."""
     messages: list[dict[str, str]] = []
     for answer in answers:
-        messages.append({"role": "user", "content": md_text(answer.question)})
+        messages.append({"role": "user", "content": markdown_escape(answer.question)})
         messages.append({"role": "assistant", "content": answer_markdown(answer)})
     if pending is not None:
         question, partial = pending
-        messages.append({"role": "user", "content": md_text(question)})
-        messages.append({"role": "assistant", "content": md_text(partial) + " …"})
+        messages.append({"role": "user", "content": markdown_escape(question)})
+        messages.append({"role": "assistant", "content": markdown_escape(partial) + " …"})
     return messages
 
 
