@@ -84,7 +84,7 @@ def shared_index(shared_corpus: Path, tmp_path_factory: pytest.TempPathFactory, 
     settings = Settings.from_env({}, index_dir=tmp_path_factory.mktemp("shared") / "index",
                                 reader="off")
 
-    def build(target: Path) -> Any:
+    def build() -> Any:
         index = Index(settings.index, create=True, embeddings=embeddings)
         report = Ingestor(index, sources=SourceCatalogue.load(settings.index.sources))(
             [shared_corpus])
@@ -124,7 +124,7 @@ def demo_index(tmp_path_factory: pytest.TempPathFactory, embeddings) -> Settings
 
     settings = Settings.from_env({}, index_dir=tmp_path_factory.mktemp("demo") / "index",
                                 reader="off")
-    def build(target: Path) -> None:
+    def build() -> None:
         index = Index(settings.index, create=True, embeddings=embeddings)
         Ingestor(index, sources=SourceCatalogue.load(settings.index.sources))([PROJECT / "corpus"])
         index.close()
@@ -134,10 +134,10 @@ def demo_index(tmp_path_factory: pytest.TempPathFactory, embeddings) -> Settings
 
 
 def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, target: Path,
-               build: Callable[[Path], Any]) -> Any:
-    """Build an index into `target` once per test run: the first xdist worker builds it
-    (and keeps a copy and what `build` returned beside the workers' folders), the others
-    copy it, which takes a second instead of ingesting the corpus again."""
+               build: Callable[[], Any]) -> Any:
+    """The index at `target`, built once per test run: the first xdist worker runs `build`
+    (which writes `target`) and keeps a copy and what it returned beside the workers'
+    folders; the others copy it, a second instead of ingesting the corpus again."""
     run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
     first = tmp_path_factory.getbasetemp().parent / f"{name}-{run}"
     lock = Settings.from_env().index.model_cache_dir / f"test-{name}.lock"
@@ -145,7 +145,7 @@ def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, target: Path
         if run and (first / "built.pickle").is_file():
             shutil.copytree(first / "index", target)
             return pickle.loads((first / "built.pickle").read_bytes())
-        result = build(target)
+        result = build()
         if run:
             shutil.copytree(target, first / "index")
             (first / "built.pickle").write_bytes(pickle.dumps(result))
