@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from assistant.vocabulary import load_vocabulary
 from bronwijzer.domain import BronwijzerError, Filters, ScoredPassage
 from bronwijzer.settings import Options, env_name, option
 from bronwijzer.text import tokens
@@ -42,8 +43,19 @@ class RetrievalOptions(Options):
     max_per_document: int = option(
         3, "At most this many of the answerer's passages come from one document."
     )
+    vocabulary: str = option(
+        "bundled", "Policy words → the law's words, searched beside a question (BM25 and the "
+        "dense query; \"woonoverlast\" → hinder, omwonenden): `bundled` "
+        "(assistant/vocabulary.toml), a TOML file of your own, or `off`."
+    )
+    vocabulary_weight: float = option(
+        0.5, "Weight of the vocabulary's words in BM25, against 1 for the question's own."
+    )
 
     def validate(self) -> None:
+        load_vocabulary(self.vocabulary)  # a bad file is named at start-up, not mid-question
+        if self.vocabulary_weight < 0:
+            raise BronwijzerError(f"{env_name('vocabulary_weight')} must be 0 or more")
         if self.fusion not in FUSIONS:
             raise BronwijzerError(
                 f"{env_name('fusion')} must be rrf, dense or bm25, not {self.fusion!r}"
@@ -116,16 +128,28 @@ class HybridRetriever:
         depth = max(self.options.candidates, k)
         timings: dict[str, float] = {}
 
+        vocabulary = load_vocabulary(self.options.vocabulary)
+        related = " ".join(vocabulary.related(question)) if vocabulary else ""
+
         started = time.perf_counter()
         vector = self.index.embeddings.encode_query(question)
+        # the dense search also reads the law's words; the answerer keeps the question's vector
+        searched = (self.index.embeddings.encode_query(f"{question} ({related})")
+                    if related and self.mode != "bm25" else vector)
         timings["embed_query"] = elapsed_ms(started)
 
         started = time.perf_counter()
-        dense = self.index.dense_search(vector, depth, filters) if self.mode != "bm25" else []
+        dense = self.index.dense_search(searched, depth, filters) if self.mode != "bm25" else []
+        best_dense = dense[0][1] if dense else 0.0
+        if searched is not vector and dense:
+            # the refusal model was fitted on the question's own best cosine: keep its meaning
+            own = self.index.dense_search(vector, 1, filters)
+            best_dense = own[0][1] if own else 0.0
         timings["dense"] = elapsed_ms(started)
 
         started = time.perf_counter()
-        lexical = (self.index.lexical().search(question, depth, filters)
+        lexical = (self.index.lexical().search(question, depth, filters, related=related,
+                                                related_weight=self.options.vocabulary_weight)
                    if self.mode != "dense" else [])
         timings["bm25"] = elapsed_ms(started)
 
@@ -154,7 +178,7 @@ class HybridRetriever:
         timings["fuse"] = elapsed_ms(started)
         return Retrieval(
             question=question, passages=passages, query_vector=vector,
-            best_dense=(dense[0][1] if dense else 0.0) if self.mode != "bm25" else None,
+            best_dense=best_dense if self.mode != "bm25" else None,
             best_bm25=lexical[0][1] if lexical else 0.0, timings=timings, filters=filters,
             candidates=candidates,
         )

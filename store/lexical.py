@@ -57,15 +57,23 @@ class LexicalIndex:
             document_types=np.array([p.document_type or "" for p in passages], dtype=object),
         )
 
-    def search(self, query: str, k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
+    def search(self, query: str, k: int, filters: Filters | None = None, *,
+               related: str = "", related_weight: float = 0.0) -> list[tuple[str, float]]:
+        """BM25 of the query; `related` words (a thesaurus's, not in the query) add their
+        own BM25 score times `related_weight`."""
         if self.retriever is None or k <= 0:
             return []
         vocab = self.retriever.vocab_dict
         token_ids = [vocab[t] for t in stems(query, self.stemmer) if t in vocab]
-        if not token_ids:
+        related_ids = [vocab[t] for t in dict.fromkeys(stems(related, self.stemmer))
+                       if t in vocab and vocab[t] not in token_ids] if related_weight else []
+        if not token_ids and not related_ids:
             return []
         mask = self.mask(filters)
-        scores = self.retriever.get_scores_from_ids(token_ids)
+        scores = (self.retriever.get_scores_from_ids(token_ids) if token_ids
+                  else np.zeros(len(self.ids), dtype=np.float32))
+        if related_ids:
+            scores = scores + related_weight * self.retriever.get_scores_from_ids(related_ids)
         if mask is not None:
             scores = np.where(mask, scores, 0.0)
         k = min(k, len(scores))

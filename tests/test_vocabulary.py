@@ -1,0 +1,75 @@
+"""The vocabulary: a question's policy words bring the law's words into BM25 and e5."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from assistant.vocabulary import BUNDLED, Vocabulary, load_vocabulary
+from bronwijzer.domain import BronwijzerError, Passage
+from presentation.settings import Settings
+from store.lexical import LexicalIndex
+
+
+@pytest.fixture(scope="module")
+def bundled() -> Vocabulary:
+    return Vocabulary.load(BUNDLED)
+
+
+def test_policy_words_bring_the_laws_words(bundled) -> None:
+    assert bundled.related("Wat kan een burgemeester doen tegen woonoverlast?") == [
+        "hinder", "openbare orde", "woning", "erf", "omwonenden"]
+    # same stem, and the head of a compound (Dutch compounds end in it)
+    assert "toegelaten instelling" in bundled.related("Wat mogen woningcorporaties bouwen?")
+    assert "hinder" in bundled.related("Wie pakt geluidsoverlast aan?")
+    # a phrase matches as a phrase, not word by word
+    assert bundled.related("Wat is huiselijk geweld?") == ["huisverbod"]
+    assert bundled.related("Is geweld in huis strafbaar?") == []
+    # an abbreviation that is also a common word matches only as written
+    assert "openbaar ministerie" in bundled.related("Wanneer schakelt de gemeente het OM in?")
+    assert bundled.related("Gaat het om een woning?") == []
+    assert bundled.related("") == []
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("[terms]\n", "needs a [terms] table"),
+    ("terms = 3\n", "needs a [terms] table"),
+    ('[terms]\noverlast = "hinder"\n', "'overlast' must be a list of words or phrases"),
+    ('[terms]\noverlast = ["hinder", ""]\n', "'overlast' must be a list"),
+    ('[terms]\n"?" = ["hinder"]\n', "key '?' has no words"),
+    ("[terms\n", "not valid TOML"),
+])
+def test_a_bad_vocabulary_is_refused_naming_the_file_and_key(tmp_path, text, message) -> None:
+    path = tmp_path / "woorden.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(BronwijzerError, match=re.escape(message)) as caught:
+        Vocabulary.load(path)
+    assert str(path) in str(caught.value)
+
+
+def test_the_vocabulary_setting_is_checked_at_start_up(tmp_path) -> None:
+    missing = tmp_path / "geen.toml"
+    with pytest.raises(BronwijzerError, match=r"geen\.toml: cannot read the vocabulary"):
+        Settings.from_env({"BRONWIJZER_VOCABULARY": str(missing)})
+    assert load_vocabulary("off") is None
+    assert Settings.from_env({}).retrieval.vocabulary == "bundled"
+
+
+def test_bm25_adds_the_related_words_at_their_weight() -> None:
+    texts = ["De burgemeester kan bij ernstige hinder voor omwonenden een last opleggen.",
+             "De burgemeester heeft zijn woonplaats in de gemeente.",
+             "Overlast van hangjongeren wordt besproken in de wijk."]
+    passages = [Passage(f"p{i}", "d", "wet.md", "Wet", text, 0) for i, text in enumerate(texts)]
+    index = LexicalIndex.build(passages, texts, generation=1, stemmer="dutch")
+    question = "Wat kan de burgemeester doen tegen overlast?"
+    plain = dict(index.search(question, 3))
+    assert plain == dict(index.search(question, 3, related="hinder omwonenden"))  # weight 0
+    related = dict(index.search(question, 3, related="hinder omwonenden", related_weight=0.5))
+    assert related["p0"] > plain["p0"] and related["p1"] == pytest.approx(plain["p1"])
+    stronger = dict(index.search(question, 3, related="hinder omwonenden", related_weight=1.0))
+    assert np.isclose(stronger["p0"] - plain["p0"], 2 * (related["p0"] - plain["p0"]), rtol=1e-4)
+    # a question of unknown words can still be found by its related words alone
+    assert [pid for pid, _ in index.search("woonoverlast?", 3, related="hinder",
+                                           related_weight=0.5)] == ["p0"]
