@@ -81,6 +81,8 @@ class Retrieval:
     candidates: list[ScoredPassage] = field(default_factory=list)
     # what the reader made of each passage it read, by passage id (assistant/reader.py)
     readings: dict[str, Any] = field(default_factory=dict)
+    # the law's words the vocabulary added to the search (assistant/vocabulary.py)
+    related: tuple[str, ...] = ()
 
 
 class HybridRetriever:
@@ -129,7 +131,8 @@ class HybridRetriever:
         timings: dict[str, float] = {}
 
         vocabulary = load_vocabulary(self.options.vocabulary)
-        related = " ".join(vocabulary.related(question)) if vocabulary else ""
+        related_words = tuple(vocabulary.related(question)) if vocabulary else ()
+        related = " ".join(related_words)
 
         started = time.perf_counter()
         vector = self.index.embeddings.encode_query(question)
@@ -180,7 +183,7 @@ class HybridRetriever:
             question=question, passages=passages, query_vector=vector,
             best_dense=best_dense if self.mode != "bm25" else None,
             best_bm25=lexical[0][1] if lexical else 0.0, timings=timings, filters=filters,
-            candidates=candidates,
+            candidates=candidates, related=related_words,
         )
 
     def _fuse(self, dense: list[tuple[str, float]], lexical: list[tuple[str, float]],

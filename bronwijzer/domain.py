@@ -242,6 +242,11 @@ CAUTION_TEXT = ("Let op: de gevonden bronnen sluiten mogelijk niet precies aan o
                 "Controleer of de citaten echt antwoord geven.")
 
 
+def also_searched_line(words: list[str] | tuple[str, ...]) -> str:
+    """What the vocabulary added to the search, said to the user (chat, CLI, handout)."""
+    return "Ook gezocht op de termen van de wet: " + ", ".join(words)
+
+
 @dataclass
 class Answer:
     question: str
@@ -257,6 +262,7 @@ class Answer:
     caution: bool = False
     notices: list[str] = field(default_factory=list)  # e.g. a cited law text is outdated
     valid_on: str | None = None  # "2026-12-03": the date whose law versions were searched
+    also_searched: list[str] = field(default_factory=list)  # the vocabulary's law words
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -267,6 +273,7 @@ class Answer:
             "notices": list(self.notices),
             "geldig_op": self.valid_on,
             "rewritten_question": self.rewritten_question,
+            "also_searched": list(self.also_searched),
             "answerer": self.answerer,
             "citations": [c.to_dict() for c in self.citations],
             "passages": [p.to_dict() for p in self.passages],

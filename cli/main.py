@@ -16,7 +16,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bronwijzer.domain import CAUTION_TEXT, BronwijzerError, Filters, source_name
+from bronwijzer.domain import (
+    CAUTION_TEXT,
+    BronwijzerError,
+    Filters,
+    also_searched_line,
+    source_name,
+)
 from bronwijzer.settings import env_name
 from cli import course, evals, feedback, index, reading
 from cli.common import EXIT_ERROR, EXIT_OK, EXIT_USAGE, command
@@ -108,6 +114,8 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return EXIT_OK
+    if retrieval.related:
+        print(f"({also_searched_line(retrieval.related)})\n")
     if not rows:
         print("Geen passages gevonden.")
     for rank, row in enumerate(rows, start=1):
@@ -135,6 +143,8 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_OK
     if answer.rewritten_question and answer.rewritten_question != args.question:
         print(f"(vraag gelezen als: {answer.rewritten_question})\n")
+    if answer.also_searched:
+        print(f"({also_searched_line(answer.also_searched)})\n")
     print(answer.text)
     if answer.caution:
         print(f"\n{CAUTION_TEXT}")

@@ -11,7 +11,14 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bronwijzer.domain import CAUTION_TEXT, Answer, Citation, Passage, source_name
+from bronwijzer.domain import (
+    CAUTION_TEXT,
+    Answer,
+    Citation,
+    Passage,
+    also_searched_line,
+    source_name,
+)
 from bronwijzer.text import markdown_escape
 
 HANDOUT_NAME = "bronwijzer-gesprek.md"
@@ -37,6 +44,8 @@ def turn_markdown(number: int, answer: Answer) -> list[str]:
     lines = [f"## Vraag {number}: {markdown_escape(answer.question)}", ""]
     if answer.rewritten_question:
         lines += [f"_Gelezen als: {markdown_escape(answer.rewritten_question)}_", ""]
+    if answer.also_searched:
+        lines += [f"_{markdown_escape(also_searched_line(answer.also_searched))}_", ""]
     lines += ["**Antwoord:** " + markdown_escape(answer.text), ""]
     if answer.valid_on and any(c.valid_from for c in answer.citations):
         lines += [f"_Wetten zoals geldend op {answer.valid_on}._", ""]

@@ -364,6 +364,7 @@ def test_the_demo_answers_laws_from_the_version_in_force(demo_index, embeddings)
         assert art_151d.valid_from == "2026-10-01" and not art_151d.stale
         assert art_151d.url == "https://wetten.overheid.nl/BWBR0005416/2026-10-01#Artikel151d"
         assert not answer.notices
+        assert {"hinder", "omwonenden"} <= set(answer.also_searched)  # shown to the user
     earlier = demo.ask(question, filters=Filters.parse(["geldig_op=2016-01-01"]))
     assert all(c.locator != "art. 151d" for c in earlier.citations)
     assert all(c.document.endswith(".md") for c in earlier.citations)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from assistant.vocabulary import BUNDLED, Vocabulary, load_vocabulary
-from bronwijzer.domain import BronwijzerError, Passage
+from bronwijzer.domain import Answer, BronwijzerError, Passage
 from presentation.settings import Settings
 from store.lexical import LexicalIndex
 
@@ -73,3 +73,17 @@ def test_bm25_adds_the_related_words_at_their_weight() -> None:
     # a question of unknown words can still be found by its related words alone
     assert [pid for pid, _ in index.search("woonoverlast?", 3, related="hinder",
                                            related_weight=0.5)] == ["p0"]
+
+
+def test_the_user_sees_which_law_words_were_also_searched() -> None:
+    from presentation.handout import turn_markdown
+    from presentation.web.render import answer_markdown
+
+    answer = Answer("Wat doet de burgemeester tegen woonoverlast?", "Een last. [1]", [], [],
+                    refused=False, also_searched=["hinder", "omwonenden"])
+    line = "Ook gezocht op de termen van de wet: hinder, omwonenden"
+    assert line in answer_markdown(answer)
+    assert line in "\n".join(turn_markdown(1, answer))
+    assert answer.to_dict()["also_searched"] == ["hinder", "omwonenden"]
+    plain = Answer("Wat is sociale herovering?", "Herovering. [1]", [], [], refused=False)
+    assert "Ook gezocht" not in answer_markdown(plain) and plain.to_dict()["also_searched"] == []

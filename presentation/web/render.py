@@ -17,6 +17,7 @@ from bronwijzer.domain import (
     Citation,
     Passage,
     ScoredPassage,
+    also_searched_line,
     source_name,
 )
 from bronwijzer.text import markdown_escape
@@ -45,6 +46,8 @@ def answer_markdown(answer: Answer) -> str:
     parts: list[str] = []
     if answer.rewritten_question:
         parts.append(f"_Gelezen als: {markdown_escape(answer.rewritten_question)}_")
+    if answer.also_searched:
+        parts.append(f"_{markdown_escape(also_searched_line(answer.also_searched))}_")
     parts.append(markdown_escape(answer.text))
     if answer.caution:
         parts.append(f"_{markdown_escape(CAUTION_TEXT)}_")
