@@ -443,7 +443,10 @@ def test_serve_logs_no_question_text_and_purges_at_start(security_assistant, sec
         assert "verwijderd: 1 regels" in output  # the 181-day-old row, at start
         rows = FeedbackStore(workdir / "feedback.sqlite3").rows()
         assert [r.comment for r in rows] == [f"Antwoord voor {PERSONAL} klopt niet"]
-        answer_piece = reply.replace("\\", "").split("[")[0].split("\n")[0][:40]
+        # the answer's own words, not the italic lines above it ("Ook gezocht op …")
+        said = [line for line in reply.replace("\\", "").split("\n")
+                if line.strip() and not line.startswith("_")]
+        answer_piece = said[0].split("[")[0][:40]
         assert len(answer_piece) > 20
         if logging_on == "false":
             assert PERSONAL not in output and "Jansen" not in output

@@ -329,12 +329,16 @@ def test_course_sessions_ask_with_their_filter_and_laws_name_their_version(
     assert cited.valid_from == "2025-07-16" and cited.url  # the Wet Bibob in force
 
     page = open_chat(browser, base_url)
+    # the examples render after the text box: wait for them, not for a fixed time
+    expect(page.locator("#examples button.bw-example").first).to_have_text(DEFAULT_EXAMPLES[0])
     assert shown_examples(page) == list(DEFAULT_EXAMPLES)
     assert page.locator("#session").count() == 0  # no course chosen: no session selector
     page.locator("#course input").click()
     page.get_by_role("option", name=course.title).click()
     expect(page.locator("#session input")).to_have_value(first.title)
     expect(page.locator("#examples-heading")).to_contain_text(course.audience)
+    expect(page.locator("#examples button.bw-example").first).to_have_text(
+        first.questions[0].text)
     assert shown_examples(page) == [q.text for q in first.questions]
 
     # a question with a filter: asked with it, and the filter control shows it
