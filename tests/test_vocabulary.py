@@ -87,3 +87,20 @@ def test_the_user_sees_which_law_words_were_also_searched() -> None:
     assert answer.to_dict()["also_searched"] == ["hinder", "omwonenden"]
     plain = Answer("Wat is sociale herovering?", "Herovering. [1]", [], [], refused=False)
     assert "Ook gezocht" not in answer_markdown(plain) and plain.to_dict()["also_searched"] == []
+
+
+def test_every_law_word_is_a_word_the_laws_use(bundled) -> None:
+    """The vocabulary's right-hand side comes from the laws' own texts: the bundled corpus
+    (current versions and texts of about 2015) and the training corpus's laws."""
+    from bronwijzer.text import stems
+    from tests.conftest import PROJECT
+
+    training = PROJECT.parent / "shared" / "training_corpus"
+    if not training.is_dir():
+        pytest.skip(f"../shared/training_corpus not found at {training}")
+    paths = [*(PROJECT / "corpus").glob("*.md"), *(PROJECT / "corpus").glob("*.yaml"),
+             *training.glob("*.md")]
+    used = set(stems("\n".join(p.read_text("utf-8") for p in paths)))
+    unknown = [f"{e.key} → {word}" for e in bundled.entries for word in e.related
+               if not set(stems(word)) <= used]
+    assert not unknown, f"law words no law in corpus/ or the training corpus uses: {unknown}"
