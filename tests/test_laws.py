@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bronwijzer.domain import BronwijzerError, Filters, IngestError, Passage
+from bronwijzer.domain import BronwijzerError, Filters, IngestError, Passage, source_name
 from bronwijzer.versions import LawVersions, Version, version_start
 from tests.conftest import PROJECT, free_port
 
@@ -369,6 +369,11 @@ def test_the_demo_answers_laws_from_the_version_in_force(demo_index, embeddings)
     assert all(c.locator != "art. 151d" for c in earlier.citations)
     assert all(c.document.endswith(".md") for c in earlier.citations)
     assert not earlier.notices
+    # the README shows both answers as `bronwijzer ask` prints their first source
+    readme = (PROJECT / "README.md").read_text("utf-8")
+    for shown in (demo.ask(question), earlier):
+        cited = shown.citations[0]
+        assert f"#  [1] {source_name(cited).text()} — {cited.document}\n" in readme
     # the 2015 text named explicitly today: answered, with the version in force named
     named = demo.ask("Wie is belast met de handhaving van de openbare orde?",
                      filters=Filters.parse(["document=gemeentewet_BWBR0005416.md"]))
