@@ -4,7 +4,11 @@ A question says "woonoverlast"; art. 151d Gemeentewet says "ernstige en herhaald
 hinder voor omwonenden" and never "overlast". Neither BM25 nor e5 bridges that, and no
 passage can be read that is not retrieved. `vocabulary.toml` lists such words; `related`
 gives the law's words for the entries a question matches, and the retriever adds their
-BM25 scores at a lower weight (`RetrievalOptions.vocabulary_weight`).
+BM25 scores at a lower weight (`RetrievalOptions.vocabulary_weight`) and embeds the dense
+query with them (assistant/retrieve.py).
+
+A key also matches as the head of a compound, so a key must not be the head of compounds
+that mean something else: "bijstand" was left out for "rechtsbijstand".
 """
 
 from __future__ import annotations

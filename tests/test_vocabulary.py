@@ -104,3 +104,7 @@ def test_every_law_word_is_a_word_the_laws_use(bundled) -> None:
     unknown = [f"{e.key} → {word}" for e in bundled.entries for word in e.related
                if not set(stems(word)) <= used]
     assert not unknown, f"law words no law in corpus/ or the training corpus uses: {unknown}"
+
+
+def test_no_key_is_the_head_of_a_compound_with_another_meaning(bundled) -> None:
+    assert "participatiewet" not in bundled.related("Heeft de betrokkene recht op rechtsbijstand?")
