@@ -51,11 +51,16 @@ class RetrievalOptions(Options):
     vocabulary_weight: float = option(
         0.5, "Weight of the vocabulary's words in BM25, against 1 for the question's own."
     )
+    compound_weight: float = option(
+        0.5, "Weight in BM25 of the known parts of a question's compound the index does not "
+        "hold (\"overlastboete\" → boete, overlast), against 1 for its own words; 0 = off."
+    )
 
     def validate(self) -> None:
         load_vocabulary(self.vocabulary)  # a bad file is named at start-up, not mid-question
-        if self.vocabulary_weight < 0:
-            raise BronwijzerError(f"{env_name('vocabulary_weight')} must be 0 or more")
+        for name in ("vocabulary_weight", "compound_weight"):
+            if getattr(self, name) < 0:
+                raise BronwijzerError(f"{env_name(name)} must be 0 or more")
         if self.fusion not in FUSIONS:
             raise BronwijzerError(
                 f"{env_name('fusion')} must be rrf, dense or bm25, not {self.fusion!r}"
@@ -152,7 +157,8 @@ class HybridRetriever:
 
         started = time.perf_counter()
         lexical = (self.index.lexical().search(question, depth, filters, related=related,
-                                                related_weight=self.options.vocabulary_weight)
+                                                related_weight=self.options.vocabulary_weight,
+                                                compound_weight=self.options.compound_weight)
                    if self.mode != "dense" else [])
         timings["bm25"] = elapsed_ms(started)
 

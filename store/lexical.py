@@ -58,22 +58,32 @@ class LexicalIndex:
         )
 
     def search(self, query: str, k: int, filters: Filters | None = None, *,
-               related: str = "", related_weight: float = 0.0) -> list[tuple[str, float]]:
+               related: str = "", related_weight: float = 0.0,
+               compound_weight: float = 0.0) -> list[tuple[str, float]]:
         """BM25 of the query; `related` words (a thesaurus's, not in the query) add their
-        own BM25 score times `related_weight`."""
+        own BM25 score times `related_weight`, and the known parts of query words the index
+        does not hold ("overlastboete" → boete, overlast) theirs times `compound_weight`."""
         if self.retriever is None or k <= 0:
             return []
         vocab = self.retriever.vocab_dict
-        token_ids = [vocab[t] for t in stems(query, self.stemmer) if t in vocab]
+        query_stems = stems(query, self.stemmer)
+        token_ids = [vocab[t] for t in query_stems if t in vocab]
+        known = set(token_ids)
         related_ids = [vocab[t] for t in dict.fromkeys(stems(related, self.stemmer))
-                       if t in vocab and vocab[t] not in token_ids] if related_weight else []
-        if not token_ids and not related_ids:
+                       if t in vocab and vocab[t] not in known] if related_weight else []
+        part_ids = list(dict.fromkeys(
+            vocab[part] for t in query_stems if t not in vocab
+            for part in compound_parts(t, vocab) if vocab[part] not in known
+        )) if compound_weight else []
+        if not token_ids and not related_ids and not part_ids:
             return []
         mask = self.mask(filters)
         scores = (self.retriever.get_scores_from_ids(token_ids) if token_ids
                   else np.zeros(len(self.ids), dtype=np.float32))
         if related_ids:
             scores = scores + related_weight * self.retriever.get_scores_from_ids(related_ids)
+        if part_ids:
+            scores = scores + compound_weight * self.retriever.get_scores_from_ids(part_ids)
         if mask is not None:
             scores = np.where(mask, scores, 0.0)
         k = min(k, len(scores))
@@ -162,6 +172,29 @@ class LexicalIndex:
             return int(json.loads((directory / POINTER).read_text("utf-8"))["generation"])
         except (OSError, ValueError, KeyError):
             return None
+
+
+COMPOUND_HEAD = 4  # letters of the shortest head taken from an unknown compound ("boet")
+SURE_HEAD = 6  # a shorter head counts only beside a known modifier: not "reag|eert"
+COMPOUND_MODIFIER = 4  # letters before the head: not the prefixes of "ver|hard", "be|…"
+LINKING = ("s", "e", "en")  # Dutch linking sounds: drug|s|handel, stad|s|deel
+
+
+def compound_parts(stem: str, vocab: dict[str, int]) -> list[str]:
+    """The indexed head and modifier of a compound the index does not hold, longest head
+    first: "overlastboet" (stem of overlastboete) → ["boet", "overlast"]. Dutch writes
+    compounds as one word, so a question's "splitsingsvergunning" misses every text that
+    says "vergunning" for splitsing; nothing when no head of COMPOUND_HEAD letters is known."""
+    for cut in range(COMPOUND_MODIFIER, len(stem) - COMPOUND_HEAD + 1):
+        head = stem[cut:]
+        if head not in vocab:
+            continue
+        modifier = stem[:cut]
+        bare = [modifier[: -len(link)] for link in LINKING if modifier.endswith(link)]
+        known = [m for m in (modifier, *bare) if len(m) >= COMPOUND_HEAD - 1 and m in vocab]
+        if len(head) >= SURE_HEAD or known:
+            return [head, *known[:1]]
+    return []
 
 
 def _token_ids(texts: list[str], stemmer: str) -> bm25s.tokenization.Tokenized:

@@ -108,3 +108,25 @@ def test_every_law_word_is_a_word_the_laws_use(bundled) -> None:
 
 def test_no_key_is_the_head_of_a_compound_with_another_meaning(bundled) -> None:
     assert "participatiewet" not in bundled.related("Heeft de betrokkene recht op rechtsbijstand?")
+
+
+def test_an_unknown_compound_is_searched_by_its_known_parts() -> None:
+    from bronwijzer.text import DEFAULT_STEMMER
+    from store.lexical import compound_parts
+
+    vocab = {stem: n for n, stem in enumerate(
+        ["overlast", "boet", "vergunn", "splitsing", "drug", "handel", "eert", "hard"])}
+    assert compound_parts("overlastboet", vocab) == ["boet", "overlast"]
+    assert compound_parts("splitsingsvergunn", vocab) == ["vergunn", "splitsing"]
+    assert compound_parts("drugshandel", vocab) == ["handel", "drug"]  # the linking s
+    assert compound_parts("woonoverlast", vocab) == ["overlast"]  # a long head alone
+    assert compound_parts("reageert", vocab) == []  # a short head needs a known modifier
+    assert compound_parts("verhard", vocab) == []  # a prefix is no modifier
+    assert compound_parts("boet", vocab) == []
+
+    texts = ["De burgemeester legt een boete op bij overlast.", "De gemeente int belasting."]
+    passages = [Passage(f"p{i}", "d", "wet.md", "Wet", text, 0) for i, text in enumerate(texts)]
+    index = LexicalIndex.build(passages, texts, generation=1, stemmer=DEFAULT_STEMMER)
+    assert index.search("Hoe hoog is een overlastboete?", 2) == []  # the word is unknown
+    found = index.search("Hoe hoog is een overlastboete?", 2, compound_weight=0.5)
+    assert [pid for pid, _ in found] == ["p0"]
