@@ -141,7 +141,7 @@ class Assistant:
             question=question, text=draft.cited.text, citations=draft.cited.citations,
             passages=retrieval.passages, refused=False, rewritten_question=rewritten,
             answerer=draft.answerer, timings=timings, caution=verdict.caution,
-            valid_on=on.isoformat() if on else None, also_searched=list(retrieval.related),
+            valid_on=on.isoformat() if on else None, also_searched=list(retrieval.also_searched),
         ), self.dated.stale_years, on, versions=self.retriever.versions(),
             age_rule=self.retriever.catalogue.stale_years))
 
@@ -223,7 +223,7 @@ def _refusal(question: str, rewritten: str | None, retrieval: Retrieval, answere
     return StreamEvent(REFUSAL_TEXT, Answer(
         question=question, text=REFUSAL_TEXT, citations=[], passages=retrieval.passages,
         refused=True, rewritten_question=rewritten, answerer=answerer, timings=timings,
-        valid_on=on.isoformat() if on else None, also_searched=list(retrieval.related),
+        valid_on=on.isoformat() if on else None, also_searched=list(retrieval.also_searched),
     ))
 
 

@@ -87,7 +87,7 @@ class Retrieval:
     # what the reader made of each passage it read, by passage id (assistant/reader.py)
     readings: dict[str, Any] = field(default_factory=dict)
     # the law's words the vocabulary added to the search (assistant/vocabulary.py)
-    related: tuple[str, ...] = ()
+    also_searched: tuple[str, ...] = ()
 
 
 class HybridRetriever:
@@ -189,7 +189,7 @@ class HybridRetriever:
             question=question, passages=passages, query_vector=vector,
             best_dense=best_dense if self.mode != "bm25" else None,
             best_bm25=lexical[0][1] if lexical else 0.0, timings=timings, filters=filters,
-            candidates=candidates, related=related_words,
+            candidates=candidates, also_searched=related_words,
         )
 
     def _fuse(self, dense: list[tuple[str, float]], lexical: list[tuple[str, float]],

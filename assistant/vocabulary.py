@@ -19,11 +19,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from bronwijzer.domain import BronwijzerError
-from bronwijzer.text import stem_words, tokens
+from bronwijzer.text import SURE_HEAD, ends_in_head, stem_words, tokens
 
 BUNDLED = Path(__file__).with_name("vocabulary.toml")
-COMPOUND_HEAD = 6  # letters: a key this long also matches as the end of a compound
-COMPOUND_MODIFIER = 3  # letters before it ("drugs|overlast", not "h|overlast")
 PLURAL_ENDINGS = ("s", "en", "n")  # the stemmer keeps "corporaties" whole
 
 
@@ -90,10 +88,8 @@ def _matches(entry: Entry, words: list[str], stemmed: list[str], as_written: set
     for word, stem in zip(words, stemmed, strict=True):
         if word in forms or stem == key_stem:
             return True
-        # Dutch compounds end in their head: a drugsoverlast is a kind of overlast
-        if len(key) >= COMPOUND_HEAD and any(
-                word.endswith(form) and len(word) >= len(form) + COMPOUND_MODIFIER
-                for form in forms):
+        # a drugsoverlast is a kind of overlast (keys of SURE_HEAD letters or more)
+        if len(key) >= SURE_HEAD and any(ends_in_head(word, form) for form in forms):
             return True
     return False
 

@@ -27,6 +27,9 @@ _WORD_BEFORE = re.compile(r"(\S+)$")
 _WHITESPACE = re.compile(r"\s+")
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 DEFAULT_STEMMER = "dutch_porter"  # an index keeps the stemmer it was built with (store.py)
+# Dutch writes compounds as one word and ends them in their head: drugs|overlast
+COMPOUND_MODIFIER = 4  # letters before a head: shorter is a prefix ("ver|hard", "be|…")
+SURE_HEAD = 6  # letters of a head specific enough to count on its own (not "reag|eert")
 
 
 def flatten_whitespace(text: str) -> str:
@@ -141,6 +144,12 @@ def stem_words(words: list[str], stemmer: str = DEFAULT_STEMMER) -> list[str]:
 def stems(text: str, stemmer: str = DEFAULT_STEMMER) -> list[str]:
     """Stemmed content words for BM25 and lexical overlap (Dutch stop words removed)."""
     return stem_words(content_words(tokens(text)), stemmer)
+
+
+def ends_in_head(word: str, head: str) -> bool:
+    """Whether `word` is a compound of `head`: it ends in it after a modifier of at least
+    COMPOUND_MODIFIER letters (works on words and on stems alike)."""
+    return len(word) >= len(head) + COMPOUND_MODIFIER and word.endswith(head)
 
 
 def heading_prefix(title: str, section: str) -> str:

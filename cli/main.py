@@ -114,8 +114,8 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return EXIT_OK
-    if retrieval.related:
-        print(f"({also_searched_line(retrieval.related)})\n")
+    if retrieval.also_searched:
+        print(f"({also_searched_line(retrieval.also_searched)})\n")
     if not rows:
         print("Geen passages gevonden.")
     for rank, row in enumerate(rows, start=1):

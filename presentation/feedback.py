@@ -28,6 +28,7 @@ from typing import Any
 
 from assistant.cite import quote_parts, strip_markers
 from bronwijzer.domain import Answer, BronwijzerError
+from bronwijzer.files import add_missing_columns
 
 RATINGS = {
     "up": "goed antwoord",
@@ -92,10 +93,7 @@ class FeedbackStore:
             # deleted rows are overwritten, not left readable in the file's free pages
             self._conn.execute("pragma secure_delete = on")
             self._conn.executescript(SCHEMA)
-            present = {row[1] for row in self._conn.execute("pragma table_info(feedback)")}
-            for column, declaration in ADDED_COLUMNS.items():
-                if column not in present:
-                    self._conn.execute(f"alter table feedback add column {column} {declaration}")
+            add_missing_columns(self._conn, "feedback", ADDED_COLUMNS)
         except sqlite3.DatabaseError as exc:
             raise BronwijzerError(f"{self.path}: cannot open feedback database ({exc})") from None
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bronwijzer.domain import BronwijzerError, Passage
+from bronwijzer.files import add_missing_columns
 
 SCHEMA = """
 create table if not exists meta (key text primary key, value text not null);
@@ -87,10 +88,7 @@ class Catalog:
             self._conn.execute("pragma synchronous=full")
             self._conn.execute("pragma foreign_keys=on")
             self._conn.executescript(SCHEMA)
-            present = {row[1] for row in self._conn.execute("pragma table_info(documents)")}
-            for column, kind in ADDED_COLUMNS.items():
-                if column not in present:
-                    self._conn.execute(f"alter table documents add column {column} {kind}")
+            add_missing_columns(self._conn, "documents", ADDED_COLUMNS)
         except sqlite3.Error as exc:
             # typically a full disk or a read-only folder: say which file, not a traceback
             self._conn.close()

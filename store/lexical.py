@@ -20,7 +20,14 @@ import bm25s
 import numpy as np
 
 from bronwijzer.domain import Filters, Passage
-from bronwijzer.text import content_words, stem_words, stems, tokens
+from bronwijzer.text import (
+    COMPOUND_MODIFIER,
+    SURE_HEAD,
+    content_words,
+    stem_words,
+    stems,
+    tokens,
+)
 
 POINTER = "current.json"
 logging.getLogger("bm25s").setLevel(logging.WARNING)
@@ -175,8 +182,6 @@ class LexicalIndex:
 
 
 COMPOUND_HEAD = 4  # letters of the shortest head taken from an unknown compound ("boet")
-SURE_HEAD = 6  # a shorter head counts only beside a known modifier: not "reag|eert"
-COMPOUND_MODIFIER = 4  # letters before the head: not the prefixes of "ver|hard", "be|…"
 LINKING = ("s", "e", "en")  # Dutch linking sounds: drug|s|handel, stad|s|deel
 
 
@@ -186,13 +191,13 @@ def compound_parts(stem: str, vocab: dict[str, int]) -> list[str]:
     compounds as one word, so a question's "splitsingsvergunning" misses every text that
     says "vergunning" for splitsing; nothing when no head of COMPOUND_HEAD letters is known."""
     for cut in range(COMPOUND_MODIFIER, len(stem) - COMPOUND_HEAD + 1):
-        head = stem[cut:]
+        head = stem[cut:]  # every such cut satisfies ends_in_head(stem, head)
         if head not in vocab:
             continue
         modifier = stem[:cut]
         bare = [modifier[: -len(link)] for link in LINKING if modifier.endswith(link)]
         known = [m for m in (modifier, *bare) if len(m) >= COMPOUND_HEAD - 1 and m in vocab]
-        if len(head) >= SURE_HEAD or known:
+        if len(head) >= SURE_HEAD or known:  # a shorter head only beside a known modifier
             return [head, *known[:1]]
     return []
 
